@@ -1,0 +1,121 @@
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use trawl_ingest::IngestError;
+use trawl_query::QueryError;
+use trawl_storage::StoreError;
+
+/// Every error an endpoint can answer with. This is the one place where errors become HTTP
+/// status codes: bad input is 4xx with a machine-readable code and a reason, overload is 429 or
+/// 503 with `Retry-After`, and 500 is kept for bugs.
+#[derive(Debug)]
+pub enum ApiError {
+    BadRequest { code: &'static str, reason: String },
+    PayloadTooLarge(String),
+    UnsupportedMediaType(String),
+    NotFound(String),
+    /// Retryable: the server is behind.
+    Overloaded(String),
+    /// Retryable: the disk refused writes, or the server is starting or stopping.
+    Unavailable(String),
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn bad_request(code: &'static str, reason: impl Into<String>) -> ApiError {
+        ApiError::BadRequest { code, reason: reason.into() }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Overloaded(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// Short machine-readable reason, also the `reason` label of the reject counter.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::BadRequest { code, .. } => code,
+            ApiError::PayloadTooLarge(_) => "too_large",
+            ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::Overloaded(_) => "overloaded",
+            ApiError::Unavailable(_) => "unavailable",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+
+    pub fn reason(&self) -> &str {
+        match self {
+            ApiError::BadRequest { reason, .. } => reason,
+            ApiError::PayloadTooLarge(r)
+            | ApiError::UnsupportedMediaType(r)
+            | ApiError::NotFound(r)
+            | ApiError::Overloaded(r)
+            | ApiError::Unavailable(r)
+            | ApiError::Internal(r) => r,
+        }
+    }
+
+    /// Seconds a client should wait before retrying, for retryable errors.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            ApiError::Overloaded(_) => Some(1),
+            ApiError::Unavailable(_) => Some(5),
+            _ => None,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if matches!(self, ApiError::Internal(_)) {
+            tracing::error!(reason = %self.reason(), "internal error");
+        }
+        let body = serde_json::json!({"error": {"code": self.code(), "reason": self.reason()}});
+        let mut response = (self.status(), axum::Json(body)).into_response();
+        if let Some(secs) = self.retry_after() {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
+        match e {
+            StoreError::Overloaded(r) => ApiError::Overloaded(r),
+            StoreError::Unavailable(r) => ApiError::Unavailable(r),
+            StoreError::ShuttingDown => ApiError::Unavailable("server is shutting down".into()),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<IngestError> for ApiError {
+    fn from(e: IngestError) -> ApiError {
+        match e {
+            IngestError::InvalidInput { .. } => ApiError::bad_request("invalid_body", e.to_string()),
+            IngestError::TooLarge { .. } => ApiError::PayloadTooLarge(e.to_string()),
+            IngestError::UnsupportedEncoding(_) => ApiError::UnsupportedMediaType(e.to_string()),
+        }
+    }
+}
+
+impl From<QueryError> for ApiError {
+    fn from(e: QueryError) -> ApiError {
+        match e {
+            QueryError::Syntax { .. } => ApiError::bad_request("invalid_query", e.to_string()),
+            QueryError::Invalid(r) => ApiError::bad_request("invalid_request", r),
+        }
+    }
+}
+
+pub async fn not_found(uri: axum::http::Uri) -> ApiError {
+    ApiError::NotFound(format!("no endpoint at {}", uri.path()))
+}

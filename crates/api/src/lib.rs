@@ -1,0 +1,43 @@
+//! The HTTP and gRPC surface of trawl. Only this crate knows HTTP: handlers decode requests
+//! with `trawl-ingest`, write through `trawl-storage`, query with `trawl-query`, and
+//! [`ApiError`] is the one place where errors become status codes.
+
+mod error;
+mod grpc;
+mod ingest;
+mod metrics;
+mod query;
+mod state;
+mod time_range;
+
+pub use error::ApiError;
+pub use grpc::grpc_routes;
+pub use state::{ApiMetrics, AppState, Limits};
+pub use time_range::parse_time_bound;
+
+use axum::routing::{get, post};
+use axum::Router;
+
+/// Routes served on the main port: UI/API, OTLP/HTTP, health and metrics.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/health", get(metrics::health))
+        .route("/ready", get(metrics::ready))
+        .route("/metrics", get(metrics::prometheus))
+        .route("/api/v1/ingest", post(ingest::ndjson))
+        .route("/api/v1/search", get(query::search_get).post(query::search_post))
+        .route("/api/v1/traces/{trace_id}", get(query::trace))
+        .route("/api/v1/stats", get(metrics::stats))
+        .merge(otlp_http_router())
+        .fallback(error::not_found)
+        .with_state(state)
+}
+
+fn otlp_http_router() -> Router<AppState> {
+    Router::new().route("/v1/logs", post(ingest::otlp_logs)).route("/v1/traces", post(ingest::otlp_traces))
+}
+
+/// Routes of the dedicated OTLP/HTTP port (`:4318`).
+pub fn otlp_http_only_router(state: AppState) -> Router {
+    otlp_http_router().fallback(error::not_found).with_state(state)
+}

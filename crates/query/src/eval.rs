@@ -1,0 +1,263 @@
+//! Evaluates an expression against one record, whether it sits in memory or in a segment.
+
+use std::borrow::Cow;
+use std::cell::OnceCell;
+
+use trawl_model::text::{contains_folded, Phrase};
+use trawl_model::{normalize_id, AttrValue, Attributes, Level, Record};
+use trawl_storage::RecordColumns;
+
+use crate::ast::{core_field, Compare, Expr, FieldTerm};
+
+/// Read access to one record's fields.
+pub trait RowView {
+    fn time_ns(&self) -> i64;
+    fn service(&self) -> &str;
+    fn environment(&self) -> &str;
+    fn host(&self) -> &str;
+    fn level(&self) -> Level;
+    fn trace_id(&self) -> &str;
+    fn span_id(&self) -> &str;
+    fn body(&self) -> &str;
+    fn attributes(&self) -> &Attributes;
+    fn resource(&self) -> &Attributes;
+    /// Cheap test that may say yes falsely: could any attribute value contain `folded`?
+    fn attributes_may_contain(&self, folded: &str) -> bool;
+}
+
+impl RowView for Record {
+    fn time_ns(&self) -> i64 {
+        self.time_ns
+    }
+    fn service(&self) -> &str {
+        &self.service
+    }
+    fn environment(&self) -> &str {
+        &self.environment
+    }
+    fn host(&self) -> &str {
+        &self.host
+    }
+    fn level(&self) -> Level {
+        self.level
+    }
+    fn trace_id(&self) -> &str {
+        &self.trace_id
+    }
+    fn span_id(&self) -> &str {
+        &self.span_id
+    }
+    fn body(&self) -> &str {
+        &self.body
+    }
+    fn attributes(&self) -> &Attributes {
+        &self.attributes
+    }
+    fn resource(&self) -> &Attributes {
+        &self.resource
+    }
+    fn attributes_may_contain(&self, _folded: &str) -> bool {
+        !self.attributes.is_empty()
+    }
+}
+
+/// One row of a segment batch; attributes are parsed from JSON only when a term needs them.
+pub struct BatchRow<'a> {
+    cols: &'a RecordColumns<'a>,
+    i: usize,
+    level: Level,
+    attributes: OnceCell<Attributes>,
+    resource: OnceCell<Attributes>,
+}
+
+impl<'a> BatchRow<'a> {
+    pub fn new(cols: &'a RecordColumns<'a>, i: usize) -> BatchRow<'a> {
+        let level = Level::parse(cols.level.value(i)).unwrap_or(Level::Info);
+        BatchRow { cols, i, level, attributes: OnceCell::new(), resource: OnceCell::new() }
+    }
+}
+
+impl RowView for BatchRow<'_> {
+    fn time_ns(&self) -> i64 {
+        self.cols.time.value(self.i)
+    }
+    fn service(&self) -> &str {
+        self.cols.service.value(self.i)
+    }
+    fn environment(&self) -> &str {
+        self.cols.environment.value(self.i)
+    }
+    fn host(&self) -> &str {
+        self.cols.host.value(self.i)
+    }
+    fn level(&self) -> Level {
+        self.level
+    }
+    fn trace_id(&self) -> &str {
+        self.cols.trace_id.value(self.i)
+    }
+    fn span_id(&self) -> &str {
+        self.cols.span_id.value(self.i)
+    }
+    fn body(&self) -> &str {
+        self.cols.body.value(self.i)
+    }
+    fn attributes(&self) -> &Attributes {
+        self.attributes.get_or_init(|| trawl_storage::parse_attributes(self.cols.attributes.value(self.i)))
+    }
+    fn resource(&self) -> &Attributes {
+        self.resource.get_or_init(|| trawl_storage::parse_attributes(self.cols.resource.value(self.i)))
+    }
+    fn attributes_may_contain(&self, folded: &str) -> bool {
+        // JSON escapes only quotes, backslashes and control characters, so a word made of
+        // letters and digits appears verbatim in the stored object when it is in a value.
+        contains_folded(self.cols.attributes.value(self.i), folded)
+    }
+}
+
+/// True when the row matches `expr`.
+pub fn matches(expr: &Expr, row: &impl RowView) -> bool {
+    match expr {
+        Expr::And(items) => items.iter().all(|e| matches(e, row)),
+        Expr::Or(items) => items.iter().any(|e| matches(e, row)),
+        Expr::Not(e) => !matches(e, row),
+        Expr::Text(phrase) => text_matches(phrase, row),
+        Expr::Field(term) => field_matches(term, row),
+    }
+}
+
+fn text_matches(phrase: &Phrase, row: &impl RowView) -> bool {
+    if phrase.matches(row.body()) {
+        return true;
+    }
+    if let [word] = phrase.words() {
+        if row.trace_id() == word || row.span_id() == word {
+            return true;
+        }
+    }
+    if !phrase.words().iter().all(|w| row.attributes_may_contain(w)) {
+        return false;
+    }
+    row.attributes().iter().any(|(_, v)| phrase.matches(&v.to_text()))
+}
+
+fn lookup<'r>(row: &'r impl RowView, field: &str) -> Option<Cow<'r, str>> {
+    match core_field(field) {
+        Some("service") => Some(Cow::Borrowed(row.service())),
+        Some("level") => Some(Cow::Borrowed(row.level().as_str())),
+        Some("trace_id") => Some(Cow::Borrowed(row.trace_id())).filter(|s| !s.is_empty()),
+        Some("span_id") => Some(Cow::Borrowed(row.span_id())).filter(|s| !s.is_empty()),
+        Some("host") => Some(Cow::Borrowed(row.host())).filter(|s| !s.is_empty()),
+        Some("environment") => Some(Cow::Borrowed(row.environment())).filter(|s| !s.is_empty()),
+        Some("body") => Some(Cow::Borrowed(row.body())),
+        _ => attribute(row, field).map(|v| match v {
+            AttrValue::Str(s) => Cow::Borrowed(s.as_str()),
+            other => Cow::Owned(other.to_text().into_owned()),
+        }),
+    }
+}
+
+fn attribute<'r>(row: &'r impl RowView, field: &str) -> Option<&'r AttrValue> {
+    let find = |attrs: &'r Attributes| attrs.iter().find(|(k, _)| k == field).map(|(_, v)| v);
+    find(row.attributes()).or_else(|| find(row.resource()))
+}
+
+fn field_matches(term: &FieldTerm, row: &impl RowView) -> bool {
+    match term {
+        FieldTerm::Exists { field } => lookup(row, field).is_some(),
+        FieldTerm::Equals { field, value } => match core_field(field) {
+            Some("level") => Level::parse(value) == Some(row.level()),
+            Some("trace_id") => row.trace_id() == normalize_id(value),
+            Some("span_id") => row.span_id() == normalize_id(value),
+            Some("service") | Some("host") | Some("environment") => {
+                lookup(row, field).is_some_and(|v| v.eq_ignore_ascii_case(value))
+            }
+            Some("body") => Phrase::new(value).matches(row.body()),
+            _ => match attribute(row, field) {
+                None => false,
+                Some(v) => {
+                    if v.to_text() == value.as_str() {
+                        return true;
+                    }
+                    match (v.as_f64(), value.parse::<f64>()) {
+                        (Some(a), Ok(b)) => a == b,
+                        _ => false,
+                    }
+                }
+            },
+        },
+        FieldTerm::Prefix { field, prefix } => {
+            lookup(row, field).is_some_and(|v| v.to_lowercase().starts_with(&prefix.to_lowercase()))
+        }
+        FieldTerm::Compare { field, op, value } => {
+            let Some(x) = (match core_field(field) {
+                Some(_) => lookup(row, field).and_then(|v| v.trim().parse::<f64>().ok()),
+                None => attribute(row, field).and_then(|v| v.as_f64()),
+            }) else {
+                return false;
+            };
+            match op {
+                Compare::Lt => x < *value,
+                Compare::Le => x <= *value,
+                Compare::Gt => x > *value,
+                Compare::Ge => x >= *value,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse;
+
+    fn record() -> Record {
+        let mut r = Record::new(1);
+        r.service = "payment-service".into();
+        r.level = Level::Error;
+        r.trace_id = "4bf92f3577b34da6a3ce929d0e0e4736".into();
+        r.body = "결제가 실패했습니다: read_timeout=3s".into();
+        r.attributes = vec![
+            ("http.status_code".into(), AttrValue::Int(504)),
+            ("user.id".into(), AttrValue::Str("user-42".into())),
+            ("order_id".into(), AttrValue::Str("ORD-7".into())),
+        ];
+        r.resource = vec![("service.version".into(), AttrValue::Str("2.1.0".into()))];
+        r
+    }
+
+    fn check(query: &str, expect: bool) {
+        let q = parse(query).unwrap();
+        let got = q.expr.as_ref().is_none_or(|e| matches(e, &record()));
+        assert_eq!(got, expect, "{query}");
+    }
+
+    #[test]
+    fn terms_match_like_a_user_expects() {
+        check("결제 실패", true);
+        check("\"결제 실패\"", false);
+        check("timeout", true);
+        check("timeouts", false);
+        check("service:payment-service level:error", true);
+        check("service:PAYMENT-SERVICE", true);
+        check("level:warn", false);
+        check("level:err", true);
+        check("trace:4BF92F3577B34DA6A3CE929D0E0E4736", true);
+        check("4bf92f3577b34da6a3ce929d0e0e4736", true);
+        check("http.status_code:504", true);
+        check("http.status_code>=500 http.status_code<600", true);
+        check("http.status_code>504", false);
+        check("user.id:user-42", true);
+        check("user-42", true);
+        check("ord", true);
+        check("ord-8", false);
+        check("ord-7", true);
+        check("service.version:2.1.0", true);
+        check("service:pay*", true);
+        check("user.id:*", true);
+        check("missing.field:*", false);
+        check("-level:error", false);
+        check("NOT timeout OR 결제", true);
+        check("(service:a OR service:b) timeout", false);
+    }
+}

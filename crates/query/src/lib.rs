@@ -1,0 +1,21 @@
+//! The query language and the search executor.
+//!
+//! A query is parsed into an [`Expr`]; [`plan::Requirements`] extracts what every match must
+//! have (services, levels, a trace id, index terms) so whole segments and row groups are skipped
+//! before anything is read; [`search`] then visits the in-memory buffer and the remaining
+//! segments newest first and stops once the newest `limit` matches are certain.
+
+mod ast;
+mod error;
+mod eval;
+mod parser;
+pub mod plan;
+mod search;
+mod trace;
+
+pub use ast::{Compare, Expr, FieldTerm, Query};
+pub use error::QueryError;
+pub use eval::{BatchRow, RowView};
+pub use parser::parse;
+pub use search::{search, SearchRequest, SearchResult, SearchStats};
+pub use trace::{find_trace, TraceResult};

@@ -1,0 +1,344 @@
+//! Recursive-descent parser of the search part:
+//!
+//! ```text
+//! query   := or? ('|' ...)?            pipes are the query-language issue: refused clearly
+//! or      := and ('OR' and)*
+//! and     := unary (('AND')? unary)*
+//! unary   := ('NOT' | '-') unary | primary
+//! primary := '(' or ')' | '"phrase"' | field ':' value | field op number | word
+//! ```
+
+use trawl_model::text::Phrase;
+
+use crate::ast::{Compare, Expr, FieldTerm, Query};
+use crate::QueryError;
+
+/// Parses a query; errors name the line and column.
+pub fn parse(text: &str) -> Result<Query, QueryError> {
+    let mut p = Parser { chars: text.chars().collect(), pos: 0, depth: 0 };
+    p.skip_ws();
+    if p.at_end() {
+        return Ok(Query { expr: None });
+    }
+    if p.peek() == Some('|') {
+        return Err(p.error_here("pipes are not supported yet"));
+    }
+    let expr = p.parse_or()?;
+    p.skip_ws();
+    match p.peek() {
+        None => Ok(Query { expr: Some(expr) }),
+        Some('|') => Err(p.error_here("pipes are not supported yet")),
+        Some(')') => Err(p.error_here("unmatched \")\"")),
+        Some(c) => Err(p.error_here(&format!("unexpected \"{c}\""))),
+    }
+}
+
+struct Parser {
+    chars: Vec<char>,
+    pos: usize,
+    depth: usize,
+}
+
+const MAX_DEPTH: usize = 64;
+
+impl Parser {
+    fn at_end(&self) -> bool {
+        self.pos >= self.chars.len()
+    }
+
+    fn peek(&self) -> Option<char> {
+        self.chars.get(self.pos).copied()
+    }
+
+    fn skip_ws(&mut self) {
+        while self.peek().is_some_and(|c| c.is_whitespace()) {
+            self.pos += 1;
+        }
+    }
+
+    fn error_at(&self, pos: usize, message: &str) -> QueryError {
+        let mut line = 1;
+        let mut column = 1;
+        for c in &self.chars[..pos.min(self.chars.len())] {
+            if *c == '\n' {
+                line += 1;
+                column = 1;
+            } else {
+                column += 1;
+            }
+        }
+        QueryError::Syntax { message: message.to_string(), line, column }
+    }
+
+    fn error_here(&self, message: &str) -> QueryError {
+        self.error_at(self.pos, message)
+    }
+
+    /// The keyword `kw` (uppercase only) followed by a separator.
+    fn at_keyword(&self, kw: &str) -> bool {
+        let n = kw.chars().count();
+        let matches = self.chars[self.pos..].iter().take(n).copied().eq(kw.chars());
+        matches && self.chars.get(self.pos + n).is_none_or(|c| c.is_whitespace() || *c == '(' || *c == '"')
+    }
+
+    fn parse_or(&mut self) -> Result<Expr, QueryError> {
+        let mut items = vec![self.parse_and()?];
+        loop {
+            self.skip_ws();
+            if self.at_keyword("OR") {
+                self.pos += 2;
+                self.skip_ws();
+                if self.at_end() || matches!(self.peek(), Some(')' | '|')) {
+                    return Err(self.error_here("expected a term after \"OR\""));
+                }
+                items.push(self.parse_and()?);
+            } else {
+                break;
+            }
+        }
+        Ok(if items.len() == 1 { items.pop().unwrap() } else { Expr::Or(items) })
+    }
+
+    fn parse_and(&mut self) -> Result<Expr, QueryError> {
+        let mut items = vec![self.parse_unary()?];
+        loop {
+            self.skip_ws();
+            if self.at_end() || matches!(self.peek(), Some(')' | '|')) || self.at_keyword("OR") {
+                break;
+            }
+            if self.at_keyword("AND") {
+                self.pos += 3;
+                self.skip_ws();
+                if self.at_end() || matches!(self.peek(), Some(')' | '|')) {
+                    return Err(self.error_here("expected a term after \"AND\""));
+                }
+            }
+            items.push(self.parse_unary()?);
+        }
+        Ok(if items.len() == 1 { items.pop().unwrap() } else { Expr::And(items) })
+    }
+
+    fn parse_unary(&mut self) -> Result<Expr, QueryError> {
+        self.skip_ws();
+        if self.at_keyword("NOT") {
+            self.pos += 3;
+            self.skip_ws();
+            if self.at_end() {
+                return Err(self.error_here("expected a term after \"NOT\""));
+            }
+            return Ok(Expr::Not(Box::new(self.nested(|p| p.parse_unary())?)));
+        }
+        if self.peek() == Some('-') && self.chars.get(self.pos + 1).is_some_and(|c| !c.is_whitespace()) {
+            self.pos += 1;
+            return Ok(Expr::Not(Box::new(self.nested(|p| p.parse_unary())?)));
+        }
+        self.parse_primary()
+    }
+
+    fn nested<T>(&mut self, f: impl FnOnce(&mut Parser) -> Result<T, QueryError>) -> Result<T, QueryError> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(self.error_here(&format!("query nests deeper than {MAX_DEPTH} levels")));
+        }
+        let r = f(self);
+        self.depth -= 1;
+        r
+    }
+
+    fn parse_primary(&mut self) -> Result<Expr, QueryError> {
+        self.skip_ws();
+        match self.peek() {
+            None => Err(self.error_here("expected a term")),
+            Some('(') => {
+                let open = self.pos;
+                self.pos += 1;
+                self.skip_ws();
+                if self.peek() == Some(')') {
+                    return Err(self.error_here("expected a term inside \"()\""));
+                }
+                let e = self.nested(|p| p.parse_or())?;
+                self.skip_ws();
+                if self.peek() != Some(')') {
+                    return Err(self.error_at(open, "unclosed \"(\""));
+                }
+                self.pos += 1;
+                Ok(e)
+            }
+            Some(')') => Err(self.error_here("unexpected \")\"")),
+            Some('"') => {
+                let s = self.parse_quoted()?;
+                Ok(Expr::Text(Phrase::new(&s)))
+            }
+            Some(_) => self.parse_word_or_field(),
+        }
+    }
+
+    fn parse_quoted(&mut self) -> Result<String, QueryError> {
+        let open = self.pos;
+        self.pos += 1;
+        let mut out = String::new();
+        loop {
+            match self.peek() {
+                None => return Err(self.error_at(open, "unclosed quote")),
+                Some('"') => {
+                    self.pos += 1;
+                    return Ok(out);
+                }
+                Some('\\') if self.chars.get(self.pos + 1).is_some() => {
+                    out.push(self.chars[self.pos + 1]);
+                    self.pos += 2;
+                }
+                Some(c) => {
+                    out.push(c);
+                    self.pos += 1;
+                }
+            }
+        }
+    }
+
+    /// A run of characters up to whitespace, a parenthesis or a quote.
+    fn read_word(&mut self) -> String {
+        let start = self.pos;
+        while self.peek().is_some_and(|c| !c.is_whitespace() && !matches!(c, '(' | ')' | '"' | '|')) {
+            self.pos += 1;
+        }
+        self.chars[start..self.pos].iter().collect()
+    }
+
+    fn parse_word_or_field(&mut self) -> Result<Expr, QueryError> {
+        let start = self.pos;
+        // A field name: letters, digits, `_`, `.`, `-`, `@`.
+        let mut i = self.pos;
+        while self.chars.get(i).is_some_and(|c| c.is_alphanumeric() || matches!(c, '_' | '.' | '-' | '@')) {
+            i += 1;
+        }
+        let name: String = self.chars[start..i].iter().collect();
+        let is_name = !name.is_empty() && !name.starts_with('-');
+        if is_name {
+            let op_text: String = self.chars[i..].iter().take(2).collect();
+            let op = if op_text.starts_with(">=") {
+                Some((Compare::Ge, 2))
+            } else if op_text.starts_with("<=") {
+                Some((Compare::Le, 2))
+            } else if op_text.starts_with('>') {
+                Some((Compare::Gt, 1))
+            } else if op_text.starts_with('<') {
+                Some((Compare::Lt, 1))
+            } else {
+                None
+            };
+            if let Some((op, len)) = op {
+                self.pos = i + len;
+                let value_pos = self.pos;
+                let v = self.read_word();
+                let op_str: String = self.chars[i..i + len].iter().collect();
+                if v.is_empty() {
+                    return Err(self.error_at(value_pos, &format!("expected a value after \"{name}{op_str}\"")));
+                }
+                let value = v.parse::<f64>().map_err(|_| {
+                    self.error_at(value_pos, &format!("expected a number after \"{name}{op_str}\", found \"{v}\""))
+                })?;
+                return Ok(Expr::Field(FieldTerm::Compare { field: name.to_ascii_lowercase_if_core(), op, value }));
+            }
+            if self.chars.get(i) == Some(&':') {
+                self.pos = i + 1;
+                let field = name.to_ascii_lowercase_if_core();
+                return match self.peek() {
+                    Some('"') => {
+                        let value = self.parse_quoted()?;
+                        Ok(Expr::Field(FieldTerm::Equals { field, value }))
+                    }
+                    None => Err(self.error_here(&format!("expected a value after \"{name}:\""))),
+                    Some(c) if c.is_whitespace() || c == ')' => {
+                        Err(self.error_here(&format!("expected a value after \"{name}:\"")))
+                    }
+                    Some(_) => {
+                        let value = self.read_word();
+                        if value == "*" {
+                            Ok(Expr::Field(FieldTerm::Exists { field }))
+                        } else if let Some(prefix) = value.strip_suffix('*').filter(|p| !p.is_empty()) {
+                            Ok(Expr::Field(FieldTerm::Prefix { field, prefix: prefix.to_string() }))
+                        } else {
+                            Ok(Expr::Field(FieldTerm::Equals { field, value }))
+                        }
+                    }
+                };
+            }
+        }
+        let word = self.read_word();
+        if word.is_empty() {
+            return Err(self.error_here("expected a term"));
+        }
+        let phrase = Phrase::new(&word);
+        if phrase.is_empty() {
+            return Err(self.error_at(start, &format!("\"{word}\" has no letters or digits to search for")));
+        }
+        Ok(Expr::Text(phrase))
+    }
+}
+
+trait FieldName {
+    fn to_ascii_lowercase_if_core(&self) -> String;
+}
+
+impl FieldName for String {
+    /// Core column names are case-insensitive; attribute names are kept as written.
+    fn to_ascii_lowercase_if_core(&self) -> String {
+        let lower = self.to_ascii_lowercase();
+        if crate::ast::core_field(&lower).is_some() {
+            lower
+        } else {
+            self.clone()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(q: &str) -> String {
+        parse(q).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn parses_fields_words_phrases_and_boolean_structure() {
+        let q = parse(r#"service:payment level:error "결제 실패" status>=500 -health (a OR b)"#).unwrap();
+        let Some(Expr::And(items)) = q.expr else { panic!("{q:?}") };
+        assert_eq!(items.len(), 6);
+        assert_eq!(items[0], Expr::Field(FieldTerm::Equals { field: "service".into(), value: "payment".into() }));
+        assert_eq!(items[2], Expr::Text(Phrase::new("결제 실패")));
+        assert_eq!(items[3], Expr::Field(FieldTerm::Compare { field: "status".into(), op: Compare::Ge, value: 500.0 }));
+        assert!(matches!(&items[4], Expr::Not(_)));
+        assert!(matches!(&items[5], Expr::Or(v) if v.len() == 2));
+        assert_eq!(
+            parse("user.id:\"u 1\" http.path:/api* trace:*").unwrap().expr,
+            Some(Expr::And(vec![
+                Expr::Field(FieldTerm::Equals { field: "user.id".into(), value: "u 1".into() }),
+                Expr::Field(FieldTerm::Prefix { field: "http.path".into(), prefix: "/api".into() }),
+                Expr::Field(FieldTerm::Exists { field: "trace".into() }),
+            ]))
+        );
+        assert_eq!(parse("   ").unwrap().expr, None);
+    }
+
+    #[test]
+    fn errors_name_position_and_expectation() {
+        assert_eq!(err("level:error status>="), "expected a value after \"status>=\" at 1:21");
+        assert_eq!(err("status>=abc"), "expected a number after \"status>=\", found \"abc\" at 1:9");
+        assert_eq!(err("(a OR b"), "unclosed \"(\" at 1:1");
+        assert_eq!(err("\"unclosed"), "unclosed quote at 1:1");
+        assert_eq!(err("a OR"), "expected a term after \"OR\" at 1:5");
+        assert_eq!(err("service:"), "expected a value after \"service:\" at 1:9");
+        assert_eq!(err("a | stats count()"), "pipes are not supported yet at 1:3");
+        assert_eq!(err("a\nb)"), "unmatched \")\" at 2:2");
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_not_overflowed() {
+        let q = "(".repeat(10_000) + "a" + &")".repeat(10_000);
+        assert!(err(&q).contains("nests deeper"));
+        let q = "NOT ".repeat(10_000) + "a";
+        assert!(err(&q).contains("nests deeper"));
+    }
+}

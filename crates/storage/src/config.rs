@@ -1,0 +1,49 @@
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// When a write is acknowledged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// After its WAL frames are fsynced (concurrent writes share one fsync). The default.
+    Durable,
+    /// Before fsync; the WAL is fsynced at least every `buffered_sync_interval`. A machine crash
+    /// (not a process crash) can lose what was acknowledged in that window.
+    Buffered,
+}
+
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    pub data_dir: PathBuf,
+    pub durability: Durability,
+    pub buffered_sync_interval: Duration,
+    /// Flush the buffer into a segment when it holds this many records and spans...
+    pub flush_max_items: usize,
+    /// ...or this many bytes (approximate, in memory)...
+    pub flush_max_bytes: usize,
+    /// ...or when its oldest write is this old.
+    pub flush_max_age: Duration,
+    /// Writes are refused (retryable) while this many bytes wait for a flush.
+    pub max_pending_flush_bytes: usize,
+    /// Requests waiting for the writer thread; more are refused (retryable).
+    pub max_queued_writes: usize,
+    /// Rows per Parquet row group (and per sidecar index entry).
+    pub row_group_rows: usize,
+    pub tenant: String,
+}
+
+impl StoreConfig {
+    pub fn new(data_dir: impl Into<PathBuf>) -> StoreConfig {
+        StoreConfig {
+            data_dir: data_dir.into(),
+            durability: Durability::Durable,
+            buffered_sync_interval: Duration::from_millis(200),
+            flush_max_items: 250_000,
+            flush_max_bytes: 128 * 1024 * 1024,
+            flush_max_age: Duration::from_secs(30),
+            max_pending_flush_bytes: 1024 * 1024 * 1024,
+            max_queued_writes: 4096,
+            row_group_rows: 32 * 1024,
+            tenant: crate::filenames::DEFAULT_TENANT.to_string(),
+        }
+    }
+}

@@ -1,0 +1,41 @@
+//! Every on-disk name of the storage layer, and the format version written into every file.
+//!
+//! ```text
+//! <data-dir>/
+//!   metastore.sqlite
+//!   wal/wal-<seq>.log
+//!   segments/<tenant>/<yyyy-mm-dd>/<kind>-<wal seq>.parquet   immutable once registered
+//!   segments/<tenant>/<yyyy-mm-dd>/<kind>-<wal seq>.idx       sidecar index of that file
+//! ```
+//! The day folder is the UTC day of the segment's oldest item: time partitions let retention and
+//! an object-storage tier move whole folders later.
+
+use std::path::{Path, PathBuf};
+
+/// Written into every segment's Parquet key-value metadata and every sidecar index.
+pub const FORMAT_VERSION: u32 = 1;
+pub const DEFAULT_TENANT: &str = "default";
+pub const METASTORE_FILE: &str = "metastore.sqlite";
+pub const WAL_DIR: &str = "wal";
+pub const SEGMENTS_DIR: &str = "segments";
+pub const SEGMENT_EXT: &str = "parquet";
+pub const INDEX_EXT: &str = "idx";
+/// Magic bytes at the start of a sidecar index; the digit is the format version.
+pub const INDEX_MAGIC: &[u8; 8] = b"TRWLIDX1";
+/// Parquet key-value metadata keys.
+pub const META_FORMAT_VERSION: &str = "trawl.format_version";
+pub const META_TENANT: &str = "trawl.tenant";
+pub const META_KIND: &str = "trawl.kind";
+
+pub fn wal_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join(WAL_DIR)
+}
+
+/// Path of a segment relative to the data directory.
+pub fn segment_rel_path(tenant: &str, day: &str, kind: &str, wal_seq: u64) -> PathBuf {
+    Path::new(SEGMENTS_DIR).join(tenant).join(day).join(format!("{kind}-{wal_seq:016}.{SEGMENT_EXT}"))
+}
+
+pub fn index_path_for(segment_path: &Path) -> PathBuf {
+    segment_path.with_extension(INDEX_EXT)
+}

@@ -1,0 +1,30 @@
+//! Storage: the WAL-backed in-memory buffer, immutable Parquet segments with sidecar indexes,
+//! and the metastore that registers them.
+//!
+//! Writes go through [`Store::write`]: the writer thread appends them to the WAL (group commit:
+//! one fsync for every request waiting), adds them to the in-memory buffer, then acknowledges.
+//! The flusher thread turns frozen buffers into segments, registers them in the metastore, and
+//! only then deletes the WAL files they came from. Queries read a [`Snapshot`]: buffer chunks
+//! and registered segments, both immutable.
+
+mod bloom;
+mod buffer;
+mod config;
+mod error;
+pub mod filenames;
+mod metastore;
+mod metrics;
+mod segment_index;
+mod segment_reader;
+mod segment_writer;
+mod store;
+
+pub use bloom::Bloom;
+pub use buffer::Chunk;
+pub use config::{Durability, StoreConfig};
+pub use error::StoreError;
+pub use metrics::{Histogram, StoreMetrics};
+pub use segment_index::{RowGroupIndex, SegmentIndex, SegmentKind};
+pub use segment_reader::{parse_attributes, read_record_batches, read_span_batches, record_from_batch, span_from_batch, RecordColumns, SpanColumns};
+pub use segment_writer::{record_schema, span_schema, write_records_segment, write_spans_segment};
+pub use store::{SegmentHandle, Snapshot, Store, StoreStats};

@@ -1,0 +1,143 @@
+//! The metastore: which segments exist and how far the WAL is covered by them.
+//! SQLite (bundled) by default; segments and the WAL watermark change in one transaction, so a
+//! segment is either registered with its WAL coverage or not at all.
+
+use std::path::Path;
+
+use rusqlite::{params, Connection};
+
+use crate::StoreError;
+
+/// One registered segment file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SegmentRow {
+    pub tenant: String,
+    pub kind: String,
+    /// Relative to the data directory.
+    pub path: String,
+    pub min_time_ns: i64,
+    pub max_time_ns: i64,
+    pub n_rows: u64,
+    pub n_bytes: u64,
+    pub wal_seq: u64,
+    pub format_version: u32,
+}
+
+pub struct Metastore {
+    conn: Connection,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS segments (
+    id INTEGER PRIMARY KEY,
+    tenant TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    path TEXT NOT NULL UNIQUE,
+    min_time_ns INTEGER NOT NULL,
+    max_time_ns INTEGER NOT NULL,
+    n_rows INTEGER NOT NULL,
+    n_bytes INTEGER NOT NULL,
+    wal_seq INTEGER NOT NULL,
+    format_version INTEGER NOT NULL,
+    created_at_ns INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS segments_time ON segments (tenant, max_time_ns);
+CREATE TABLE IF NOT EXISTS wal_state (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    flushed_through INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO wal_state (id, flushed_through) VALUES (1, 0);
+CREATE TABLE IF NOT EXISTS saved_queries (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    query TEXT NOT NULL,
+    created_at_ns INTEGER NOT NULL,
+    updated_at_ns INTEGER NOT NULL
+);
+";
+
+impl Metastore {
+    pub fn open(path: &Path) -> Result<Metastore, StoreError> {
+        let conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(Metastore { conn })
+    }
+
+    /// Every WAL file numbered `<=` this is covered by registered segments.
+    pub fn flushed_through(&self) -> Result<u64, StoreError> {
+        Ok(self.conn.query_row("SELECT flushed_through FROM wal_state WHERE id = 1", [], |r| r.get::<_, i64>(0))? as u64)
+    }
+
+    /// Registers segments and advances the WAL watermark atomically.
+    pub fn register(&mut self, rows: &[SegmentRow], wal_seq_through: u64) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        let now = trawl_model::now_ns();
+        for row in rows {
+            tx.execute(
+                "INSERT INTO segments (tenant, kind, path, min_time_ns, max_time_ns, n_rows, n_bytes, wal_seq, format_version, created_at_ns)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                params![row.tenant, row.kind, row.path, row.min_time_ns, row.max_time_ns, row.n_rows as i64, row.n_bytes as i64, row.wal_seq as i64, row.format_version, now],
+            )?;
+        }
+        tx.execute("UPDATE wal_state SET flushed_through = MAX(flushed_through, ?1) WHERE id = 1", params![wal_seq_through as i64])?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn segments(&self) -> Result<Vec<SegmentRow>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT tenant, kind, path, min_time_ns, max_time_ns, n_rows, n_bytes, wal_seq, format_version FROM segments ORDER BY id",
+        )?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(SegmentRow {
+                    tenant: r.get(0)?,
+                    kind: r.get(1)?,
+                    path: r.get(2)?,
+                    min_time_ns: r.get(3)?,
+                    max_time_ns: r.get(4)?,
+                    n_rows: r.get::<_, i64>(5)? as u64,
+                    n_bytes: r.get::<_, i64>(6)? as u64,
+                    wal_seq: r.get::<_, i64>(7)? as u64,
+                    format_version: r.get(8)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registration_is_kept_across_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.sqlite");
+        let row = SegmentRow {
+            tenant: "default".into(),
+            kind: "records".into(),
+            path: "segments/default/2026-11-26/records-1.parquet".into(),
+            min_time_ns: 1,
+            max_time_ns: 2,
+            n_rows: 3,
+            n_bytes: 4,
+            wal_seq: 7,
+            format_version: 1,
+        };
+        {
+            let mut m = Metastore::open(&path).unwrap();
+            assert_eq!(m.flushed_through().unwrap(), 0);
+            m.register(&[row.clone()], 7).unwrap();
+            // The watermark never moves back.
+            m.register(&[], 3).unwrap();
+        }
+        let m = Metastore::open(&path).unwrap();
+        assert_eq!(m.flushed_through().unwrap(), 7);
+        assert_eq!(m.segments().unwrap(), vec![row]);
+    }
+}

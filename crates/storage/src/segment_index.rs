@@ -1,0 +1,255 @@
+//! The sidecar index of a segment: what pruning needs without opening the Parquet file.
+//!
+//! One entry per row group: time range, services and levels present, a Bloom filter of trace ids
+//! and a Bloom filter of index terms (words, and CJK unigrams/bigrams; see `trawl_model::text`).
+//! File layout: `TRWLIDX1`, payload length (u32 LE), crc32 of payload (u32 LE), payload (bincode).
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use trawl_model::{text, Level, Record, Span};
+
+use crate::bloom::Bloom;
+use crate::filenames::{FORMAT_VERSION, INDEX_MAGIC};
+use crate::StoreError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SegmentKind {
+    Records,
+    Spans,
+}
+
+impl SegmentKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SegmentKind::Records => "records",
+            SegmentKind::Spans => "spans",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<SegmentKind> {
+        match s {
+            "records" => Some(SegmentKind::Records),
+            "spans" => Some(SegmentKind::Spans),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SegmentIndex {
+    pub format_version: u32,
+    pub kind: SegmentKind,
+    pub tenant: String,
+    pub n_rows: u64,
+    pub min_time_ns: i64,
+    pub max_time_ns: i64,
+    /// Every service in the segment, sorted.
+    pub services: Vec<String>,
+    /// Bit `level as u8` set when the level occurs (records only).
+    pub levels_mask: u8,
+    pub row_groups: Vec<RowGroupIndex>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RowGroupIndex {
+    pub n_rows: u64,
+    pub min_time_ns: i64,
+    pub max_time_ns: i64,
+    /// Indexes into [`SegmentIndex::services`].
+    pub services: Vec<u32>,
+    pub levels_mask: u8,
+    pub trace_ids: Bloom,
+    pub terms: Bloom,
+}
+
+pub fn level_bit(level: Level) -> u8 {
+    1 << (level as u8)
+}
+
+impl RowGroupIndex {
+    pub fn has_level(&self, level: Level) -> bool {
+        self.levels_mask & level_bit(level) != 0
+    }
+
+    /// False when some term is certainly absent from this row group.
+    pub fn may_contain_terms(&self, terms: &[String]) -> bool {
+        terms.iter().all(|t| self.terms.may_contain(t.as_bytes()))
+    }
+
+    pub fn may_contain_trace(&self, trace_id: &str) -> bool {
+        self.trace_ids.may_contain(trace_id.as_bytes())
+    }
+}
+
+/// Builds the index of one row group; `services` is the segment's sorted service list.
+pub(crate) fn index_records(records: &[Record], services: &[String]) -> RowGroupIndex {
+    let mut terms = std::collections::HashSet::new();
+    let mut trace_ids = std::collections::HashSet::new();
+    let mut levels_mask = 0;
+    let mut service_ids = std::collections::BTreeSet::new();
+    for r in records {
+        levels_mask |= level_bit(r.level);
+        if let Ok(i) = services.binary_search(&r.service) {
+            service_ids.insert(i as u32);
+        }
+        if !r.trace_id.is_empty() {
+            trace_ids.insert(r.trace_id.as_str());
+        }
+        record_terms(r, |t| {
+            if !terms.contains(t) {
+                terms.insert(t.to_string());
+            }
+        });
+    }
+    RowGroupIndex {
+        n_rows: records.len() as u64,
+        min_time_ns: records.iter().map(|r| r.time_ns).min().unwrap_or(0),
+        max_time_ns: records.iter().map(|r| r.time_ns).max().unwrap_or(0),
+        services: service_ids.into_iter().collect(),
+        levels_mask,
+        trace_ids: bloom_of(trace_ids.iter().map(|s| s.as_bytes())),
+        terms: bloom_of(terms.iter().map(|s| s.as_bytes())),
+    }
+}
+
+/// Every index term of the text a bare word can match in a record: body, attribute values,
+/// trace id and span id.
+pub fn record_terms(r: &Record, mut emit: impl FnMut(&str)) {
+    text::index_terms(&r.body, &mut emit);
+    for (_, v) in &r.attributes {
+        text::index_terms(&v.to_text(), &mut emit);
+    }
+    if !r.trace_id.is_empty() {
+        emit(&r.trace_id);
+    }
+    if !r.span_id.is_empty() {
+        emit(&r.span_id);
+    }
+}
+
+pub(crate) fn index_spans(spans: &[Span], services: &[String]) -> RowGroupIndex {
+    let mut terms = std::collections::HashSet::new();
+    let mut trace_ids = std::collections::HashSet::new();
+    let mut service_ids = std::collections::BTreeSet::new();
+    let mut levels_mask = 0;
+    for s in spans {
+        if let Ok(i) = services.binary_search(&s.service) {
+            service_ids.insert(i as u32);
+        }
+        levels_mask |= level_bit(if s.status_code == trawl_model::StatusCode::Error { Level::Error } else { Level::Info });
+        trace_ids.insert(s.trace_id.as_str());
+        let mut emit = |t: &str| {
+            if !terms.contains(t) {
+                terms.insert(t.to_string());
+            }
+        };
+        text::index_terms(&s.name, &mut emit);
+        text::index_terms(&s.status_message, &mut emit);
+        for (_, v) in &s.attributes {
+            text::index_terms(&v.to_text(), &mut emit);
+        }
+    }
+    RowGroupIndex {
+        n_rows: spans.len() as u64,
+        min_time_ns: spans.iter().map(|s| s.start_ns).min().unwrap_or(0),
+        max_time_ns: spans.iter().map(|s| s.start_ns).max().unwrap_or(0),
+        services: service_ids.into_iter().collect(),
+        levels_mask,
+        trace_ids: bloom_of(trace_ids.iter().map(|s| s.as_bytes())),
+        terms: bloom_of(terms.iter().map(|s| s.as_bytes())),
+    }
+}
+
+fn bloom_of<'a>(items: impl ExactSizeIterator<Item = &'a [u8]>) -> Bloom {
+    let mut bloom = Bloom::with_capacity(items.len());
+    for item in items {
+        bloom.insert(item);
+    }
+    bloom
+}
+
+impl SegmentIndex {
+    pub fn encode(&self) -> Vec<u8> {
+        let payload = bincode::serialize(self).expect("index serialization cannot fail");
+        let mut out = Vec::with_capacity(payload.len() + 16);
+        out.extend_from_slice(INDEX_MAGIC);
+        out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+        out.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+        out.extend_from_slice(&payload);
+        out
+    }
+
+    pub fn decode(bytes: &[u8], path: &Path) -> Result<SegmentIndex, StoreError> {
+        let corrupt = |reason: &str| StoreError::Corrupt { path: path.to_path_buf(), reason: reason.to_string() };
+        if bytes.len() < 16 || &bytes[..8] != INDEX_MAGIC {
+            return Err(corrupt("not a trawl index file (bad magic)"));
+        }
+        let len = u32::from_le_bytes(bytes[8..12].try_into().unwrap()) as usize;
+        let crc = u32::from_le_bytes(bytes[12..16].try_into().unwrap());
+        let payload = &bytes[16..];
+        if payload.len() != len {
+            return Err(corrupt("truncated index"));
+        }
+        if crc32fast::hash(payload) != crc {
+            return Err(corrupt("index checksum mismatch"));
+        }
+        let index: SegmentIndex = bincode::DefaultOptions::new()
+            .with_fixint_encoding()
+            .allow_trailing_bytes()
+            .with_limit(len as u64)
+            .deserialize(payload)
+            .map_err(|e| corrupt(&format!("undecodable index: {e}")))?;
+        if index.format_version > FORMAT_VERSION {
+            return Err(corrupt(&format!("format version {} is newer than this binary", index.format_version)));
+        }
+        Ok(index)
+    }
+
+    pub fn read(path: &Path) -> Result<SegmentIndex, StoreError> {
+        let bytes = std::fs::read(path).map_err(|e| StoreError::io(path, e))?;
+        SegmentIndex::decode(&bytes, path)
+    }
+}
+
+use bincode::Options as _;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn index_round_trips_and_detects_damage() {
+        let mut r = Record::new(1_000);
+        r.service = "payment".into();
+        r.level = Level::Error;
+        r.trace_id = "abcd".into();
+        r.body = "결제가 실패했습니다 timeout".into();
+        let services = vec!["payment".to_string()];
+        let rg = index_records(&[r], &services);
+        assert!(rg.may_contain_terms(&trawl_model::text::required_terms("실패")));
+        assert!(rg.may_contain_terms(&["timeout".to_string()]));
+        assert!(rg.may_contain_trace("abcd"));
+        assert!(rg.has_level(Level::Error));
+        let index = SegmentIndex {
+            format_version: FORMAT_VERSION,
+            kind: SegmentKind::Records,
+            tenant: "default".into(),
+            n_rows: 1,
+            min_time_ns: 1_000,
+            max_time_ns: 1_000,
+            services,
+            levels_mask: rg.levels_mask,
+            row_groups: vec![rg],
+        };
+        let path = Path::new("x.idx");
+        let bytes = index.encode();
+        assert_eq!(SegmentIndex::decode(&bytes, path).unwrap(), index);
+        let mut damaged = bytes.clone();
+        let last = damaged.len() - 1;
+        damaged[last] ^= 1;
+        assert!(matches!(SegmentIndex::decode(&damaged, path), Err(StoreError::Corrupt { .. })));
+        assert!(SegmentIndex::decode(&bytes[..bytes.len() - 3], path).is_err());
+        assert!(SegmentIndex::decode(b"garbage", path).is_err());
+    }
+}

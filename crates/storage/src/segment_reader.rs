@@ -1,0 +1,324 @@
+//! Reads segments back: row groups chosen by the caller, as Arrow batches, with typed column
+//! accessors and conversion of one row back into a [`Record`] or [`Span`].
+
+use std::fs::File;
+use std::path::Path;
+
+use arrow::array::{Array, Int32Array, Int64Array, RecordBatch, StringArray, TimestampNanosecondArray};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use trawl_model::{AttrValue, Attributes, Level, Record, Span, SpanEvent, SpanKind, SpanLink, StatusCode};
+
+use crate::StoreError;
+
+fn read_batches(path: &Path, row_groups: Vec<usize>) -> Result<Vec<RecordBatch>, StoreError> {
+    let corrupt = |reason: String| StoreError::Corrupt { path: path.to_path_buf(), reason };
+    let file = File::open(path).map_err(|e| StoreError::io(path, e))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| corrupt(e.to_string()))?;
+    let n_row_groups = builder.metadata().num_row_groups();
+    if let Some(bad) = row_groups.iter().find(|&&rg| rg >= n_row_groups) {
+        return Err(corrupt(format!("row group {bad} missing (file has {n_row_groups})")));
+    }
+    let reader = builder.with_row_groups(row_groups).with_batch_size(8192).build().map_err(|e| corrupt(e.to_string()))?;
+    reader.map(|b| b.map_err(|e| corrupt(e.to_string()))).collect()
+}
+
+/// Reads the given row groups of a records segment.
+pub fn read_record_batches(path: &Path, row_groups: Vec<usize>) -> Result<Vec<RecordBatch>, StoreError> {
+    let batches = read_batches(path, row_groups)?;
+    for b in &batches {
+        RecordColumns::new(b, path)?;
+    }
+    Ok(batches)
+}
+
+/// Reads the given row groups of a spans segment.
+pub fn read_span_batches(path: &Path, row_groups: Vec<usize>) -> Result<Vec<RecordBatch>, StoreError> {
+    let batches = read_batches(path, row_groups)?;
+    for b in &batches {
+        SpanColumns::new(b, path)?;
+    }
+    Ok(batches)
+}
+
+fn column<'a, T: 'static>(batch: &'a RecordBatch, name: &str, path: &Path) -> Result<&'a T, StoreError> {
+    batch
+        .column_by_name(name)
+        .and_then(|c| c.as_any().downcast_ref::<T>())
+        .ok_or_else(|| StoreError::Corrupt { path: path.to_path_buf(), reason: format!("column {name} missing or mistyped") })
+}
+
+/// Typed views of the columns of a records batch.
+pub struct RecordColumns<'a> {
+    pub time: &'a TimestampNanosecondArray,
+    pub observed_time: &'a TimestampNanosecondArray,
+    pub service: &'a StringArray,
+    pub environment: &'a StringArray,
+    pub host: &'a StringArray,
+    pub level: &'a StringArray,
+    pub severity_number: &'a Int32Array,
+    pub trace_id: &'a StringArray,
+    pub span_id: &'a StringArray,
+    pub body: &'a StringArray,
+    pub attributes: &'a StringArray,
+    pub resource: &'a StringArray,
+}
+
+impl<'a> RecordColumns<'a> {
+    pub fn new(batch: &'a RecordBatch, path: &Path) -> Result<RecordColumns<'a>, StoreError> {
+        Ok(RecordColumns {
+            time: column(batch, "time", path)?,
+            observed_time: column(batch, "observed_time", path)?,
+            service: column(batch, "service", path)?,
+            environment: column(batch, "environment", path)?,
+            host: column(batch, "host", path)?,
+            level: column(batch, "level", path)?,
+            severity_number: column(batch, "severity_number", path)?,
+            trace_id: column(batch, "trace_id", path)?,
+            span_id: column(batch, "span_id", path)?,
+            body: column(batch, "body", path)?,
+            attributes: column(batch, "attributes", path)?,
+            resource: column(batch, "resource", path)?,
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.time.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.time.is_empty()
+    }
+}
+
+/// Parses a stored flat JSON object back into attributes (sorted by key); damage gives none.
+pub fn parse_attributes(json: &str) -> Attributes {
+    match serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(json) {
+        Ok(map) => map.into_iter().filter_map(|(k, v)| AttrValue::from_json(&v).map(|v| (k, v))).collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// Row `i` as a record.
+pub fn record_from_batch(c: &RecordColumns<'_>, i: usize) -> Record {
+    Record {
+        time_ns: c.time.value(i),
+        observed_time_ns: c.observed_time.value(i),
+        service: c.service.value(i).to_string(),
+        environment: c.environment.value(i).to_string(),
+        host: c.host.value(i).to_string(),
+        level: Level::parse(c.level.value(i)).unwrap_or(Level::Info),
+        severity_number: c.severity_number.value(i),
+        trace_id: c.trace_id.value(i).to_string(),
+        span_id: c.span_id.value(i).to_string(),
+        body: c.body.value(i).to_string(),
+        attributes: parse_attributes(c.attributes.value(i)),
+        resource: parse_attributes(c.resource.value(i)),
+    }
+}
+
+/// Typed views of the columns of a spans batch.
+pub struct SpanColumns<'a> {
+    pub start: &'a TimestampNanosecondArray,
+    pub duration_ns: &'a Int64Array,
+    pub trace_id: &'a StringArray,
+    pub span_id: &'a StringArray,
+    pub parent_span_id: &'a StringArray,
+    pub service: &'a StringArray,
+    pub environment: &'a StringArray,
+    pub host: &'a StringArray,
+    pub name: &'a StringArray,
+    pub kind: &'a StringArray,
+    pub status_code: &'a StringArray,
+    pub status_message: &'a StringArray,
+    pub attributes: &'a StringArray,
+    pub resource: &'a StringArray,
+    pub events: &'a StringArray,
+    pub links: &'a StringArray,
+}
+
+impl<'a> SpanColumns<'a> {
+    pub fn new(batch: &'a RecordBatch, path: &Path) -> Result<SpanColumns<'a>, StoreError> {
+        Ok(SpanColumns {
+            start: column(batch, "start", path)?,
+            duration_ns: column(batch, "duration_ns", path)?,
+            trace_id: column(batch, "trace_id", path)?,
+            span_id: column(batch, "span_id", path)?,
+            parent_span_id: column(batch, "parent_span_id", path)?,
+            service: column(batch, "service", path)?,
+            environment: column(batch, "environment", path)?,
+            host: column(batch, "host", path)?,
+            name: column(batch, "name", path)?,
+            kind: column(batch, "kind", path)?,
+            status_code: column(batch, "status_code", path)?,
+            status_message: column(batch, "status_message", path)?,
+            attributes: column(batch, "attributes", path)?,
+            resource: column(batch, "resource", path)?,
+            events: column(batch, "events", path)?,
+            links: column(batch, "links", path)?,
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.start.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.start.is_empty()
+    }
+}
+
+/// Row `i` as a span.
+pub fn span_from_batch(c: &SpanColumns<'_>, i: usize) -> Span {
+    let json_array = |s: &str| match serde_json::from_str::<serde_json::Value>(s) {
+        Ok(serde_json::Value::Array(items)) => items,
+        _ => Vec::new(),
+    };
+    let attrs_of = |v: &serde_json::Value| -> Attributes {
+        match v.get("attributes") {
+            Some(serde_json::Value::Object(map)) => {
+                map.iter().filter_map(|(k, v)| AttrValue::from_json(v).map(|v| (k.clone(), v))).collect()
+            }
+            _ => Vec::new(),
+        }
+    };
+    let str_of = |v: &serde_json::Value, key: &str| v.get(key).and_then(|x| x.as_str()).unwrap_or("").to_string();
+    Span {
+        trace_id: c.trace_id.value(i).to_string(),
+        span_id: c.span_id.value(i).to_string(),
+        parent_span_id: c.parent_span_id.value(i).to_string(),
+        service: c.service.value(i).to_string(),
+        environment: c.environment.value(i).to_string(),
+        host: c.host.value(i).to_string(),
+        name: c.name.value(i).to_string(),
+        kind: SpanKind::parse(c.kind.value(i)),
+        start_ns: c.start.value(i),
+        duration_ns: c.duration_ns.value(i),
+        status_code: StatusCode::parse(c.status_code.value(i)),
+        status_message: c.status_message.value(i).to_string(),
+        attributes: parse_attributes(c.attributes.value(i)),
+        resource: parse_attributes(c.resource.value(i)),
+        events: json_array(c.events.value(i))
+            .iter()
+            .map(|e| SpanEvent {
+                time_ns: e.get("time_ns").and_then(|t| t.as_i64()).unwrap_or(0),
+                name: str_of(e, "name"),
+                attributes: attrs_of(e),
+            })
+            .collect(),
+        links: json_array(c.links.value(i))
+            .iter()
+            .map(|l| SpanLink { trace_id: str_of(l, "trace_id"), span_id: str_of(l, "span_id"), attributes: attrs_of(l) })
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::segment_writer::{write_records_segment, write_spans_segment};
+    use crate::segment_index::SegmentIndex;
+    use crate::filenames::index_path_for;
+    use proptest::prelude::*;
+
+    fn record(i: i64, body: &str) -> Record {
+        let mut r = Record::new(1_700_000_000_000_000_000 + i);
+        r.service = format!("svc-{}", i % 3);
+        r.level = Level::ALL[(i % 6) as usize];
+        r.severity_number = r.level.severity_number();
+        r.trace_id = format!("{i:032x}");
+        r.body = body.to_string();
+        r.attributes = vec![("http.status_code".into(), AttrValue::Int(500 + i)), ("user.id".into(), AttrValue::Str(format!("u{i}")))];
+        r.resource = vec![("service.version".into(), AttrValue::Str("1.2.3".into()))];
+        r
+    }
+
+    fn read_all_records(path: &Path, n_row_groups: usize) -> Vec<Record> {
+        let batches = read_record_batches(path, (0..n_row_groups).collect()).unwrap();
+        let mut out = Vec::new();
+        for b in &batches {
+            let c = RecordColumns::new(b, path).unwrap();
+            out.extend((0..c.len()).map(|i| record_from_batch(&c, i)));
+        }
+        out
+    }
+
+    #[test]
+    fn records_segment_round_trips_in_time_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("records-1.parquet");
+        let mut records: Vec<Record> = (0..10).rev().map(|i| record(i, "결제가 실패했습니다")).collect();
+        let index = write_records_segment(&path, "default", &mut records, 4).unwrap();
+        assert_eq!(index.row_groups.len(), 3);
+        assert_eq!(SegmentIndex::read(&index_path_for(&path)).unwrap(), index);
+        let back = read_all_records(&path, 3);
+        let mut expected: Vec<Record> = (0..10).map(|i| record(i, "결제가 실패했습니다")).collect();
+        for r in &mut expected {
+            r.attributes.sort_by(|a, b| a.0.cmp(&b.0));
+        }
+        assert_eq!(back, expected);
+        // Only the chosen row group is read.
+        assert_eq!(read_record_batches(&path, vec![2]).unwrap().iter().map(|b| b.num_rows()).sum::<usize>(), 2);
+    }
+
+    #[test]
+    fn spans_segment_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("spans-1.parquet");
+        let span = Span {
+            trace_id: "ab".repeat(16),
+            span_id: "cd".repeat(8),
+            parent_span_id: String::new(),
+            service: "payment".into(),
+            environment: "prod".into(),
+            host: "h1".into(),
+            name: "POST /pay".into(),
+            kind: SpanKind::Server,
+            start_ns: 5,
+            duration_ns: 7,
+            status_code: StatusCode::Error,
+            status_message: "timeout".into(),
+            attributes: vec![("a".into(), AttrValue::Bool(true))],
+            resource: vec![],
+            events: vec![SpanEvent { time_ns: 6, name: "exception".into(), attributes: vec![("exception.type".into(), AttrValue::Str("Timeout".into()))] }],
+            links: vec![SpanLink { trace_id: "ef".repeat(16), span_id: "01".repeat(8), attributes: vec![] }],
+        };
+        write_spans_segment(&path, "default", &mut [span.clone()], 100).unwrap();
+        let batches = read_span_batches(&path, vec![0]).unwrap();
+        let c = SpanColumns::new(&batches[0], &path).unwrap();
+        assert_eq!(span_from_batch(&c, 0), span);
+    }
+
+    #[test]
+    fn corrupt_segment_is_an_error_not_a_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("records-1.parquet");
+        let mut records = vec![record(1, "hello")];
+        write_records_segment(&path, "default", &mut records, 10).unwrap();
+        let mut bytes = std::fs::read(&path).unwrap();
+        let n = bytes.len();
+        for b in &mut bytes[n / 3..n / 2] {
+            *b ^= 0x5a;
+        }
+        std::fs::write(&path, &bytes).unwrap();
+        let _ = read_record_batches(&path, vec![0]);
+        std::fs::write(&path, b"not parquet").unwrap();
+        assert!(matches!(read_record_batches(&path, vec![0]), Err(StoreError::Corrupt { .. })));
+        assert!(read_record_batches(&path, vec![5]).is_err());
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(32))]
+        #[test]
+        fn any_text_round_trips(bodies in proptest::collection::vec(any::<String>(), 1..20)) {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("records-1.parquet");
+            let mut records: Vec<Record> = bodies.iter().enumerate().map(|(i, b)| record(i as i64, b)).collect();
+            write_records_segment(&path, "default", &mut records, 7).unwrap();
+            let n_rg = bodies.len().div_ceil(7);
+            let back = read_all_records(&path, n_rg);
+            let got: Vec<&str> = back.iter().map(|r| r.body.as_str()).collect();
+            let want: Vec<&str> = bodies.iter().map(|s| s.as_str()).collect();
+            prop_assert_eq!(got, want);
+        }
+    }
+}

@@ -1,0 +1,224 @@
+//! Writes records or spans into one immutable Parquet segment (zstd) and its sidecar index.
+//!
+//! Items are sorted by time, then cut into row groups of `row_group_rows`; every row group gets
+//! one entry in the sidecar index. Both files are fsynced before the function returns; the
+//! caller registers them in the metastore afterwards.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, Int32Array, Int64Array, RecordBatch, StringArray, TimestampNanosecondArray};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::metadata::KeyValue;
+use parquet::file::properties::WriterProperties;
+use trawl_model::{attributes_to_json, Record, Span};
+
+use crate::filenames::{index_path_for, FORMAT_VERSION, META_FORMAT_VERSION, META_KIND, META_TENANT};
+use crate::segment_index::{index_records, index_spans, RowGroupIndex, SegmentIndex, SegmentKind};
+use crate::StoreError;
+
+fn ts_field(name: &str) -> Field {
+    Field::new(name, DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into())), false)
+}
+
+fn utf8(name: &str) -> Field {
+    Field::new(name, DataType::Utf8, false)
+}
+
+/// Arrow schema of a records segment. Attributes are one flat JSON object per record.
+pub fn record_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        ts_field("time"),
+        ts_field("observed_time"),
+        utf8("service"),
+        utf8("environment"),
+        utf8("host"),
+        utf8("level"),
+        Field::new("severity_number", DataType::Int32, false),
+        utf8("trace_id"),
+        utf8("span_id"),
+        utf8("body"),
+        utf8("attributes"),
+        utf8("resource"),
+    ]))
+}
+
+/// Arrow schema of a spans segment. Events and links are JSON arrays.
+pub fn span_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        ts_field("start"),
+        Field::new("duration_ns", DataType::Int64, false),
+        utf8("trace_id"),
+        utf8("span_id"),
+        utf8("parent_span_id"),
+        utf8("service"),
+        utf8("environment"),
+        utf8("host"),
+        utf8("name"),
+        utf8("kind"),
+        utf8("status_code"),
+        utf8("status_message"),
+        utf8("attributes"),
+        utf8("resource"),
+        utf8("events"),
+        utf8("links"),
+    ]))
+}
+
+fn strings<'a>(it: impl Iterator<Item = &'a str>) -> ArrayRef {
+    Arc::new(StringArray::from_iter_values(it))
+}
+
+fn json_strings(it: impl Iterator<Item = serde_json::Value>) -> ArrayRef {
+    Arc::new(StringArray::from_iter_values(it.map(|v| v.to_string())))
+}
+
+fn timestamps(it: impl Iterator<Item = i64>) -> ArrayRef {
+    Arc::new(TimestampNanosecondArray::from_iter_values(it).with_timezone("UTC"))
+}
+
+fn record_batch(records: &[Record]) -> Result<RecordBatch, StoreError> {
+    let columns: Vec<ArrayRef> = vec![
+        timestamps(records.iter().map(|r| r.time_ns)),
+        timestamps(records.iter().map(|r| r.observed_time_ns)),
+        strings(records.iter().map(|r| r.service.as_str())),
+        strings(records.iter().map(|r| r.environment.as_str())),
+        strings(records.iter().map(|r| r.host.as_str())),
+        strings(records.iter().map(|r| r.level.as_str())),
+        Arc::new(Int32Array::from_iter_values(records.iter().map(|r| r.severity_number))),
+        strings(records.iter().map(|r| r.trace_id.as_str())),
+        strings(records.iter().map(|r| r.span_id.as_str())),
+        strings(records.iter().map(|r| r.body.as_str())),
+        json_strings(records.iter().map(|r| attributes_to_json(&r.attributes))),
+        json_strings(records.iter().map(|r| attributes_to_json(&r.resource))),
+    ];
+    RecordBatch::try_new(record_schema(), columns).map_err(|e| StoreError::Internal(e.to_string()))
+}
+
+fn span_batch(spans: &[Span]) -> Result<RecordBatch, StoreError> {
+    let events = |s: &Span| {
+        serde_json::Value::Array(
+            s.events
+                .iter()
+                .map(|e| serde_json::json!({"time_ns": e.time_ns, "name": e.name, "attributes": attributes_to_json(&e.attributes)}))
+                .collect(),
+        )
+    };
+    let links = |s: &Span| {
+        serde_json::Value::Array(
+            s.links
+                .iter()
+                .map(|l| serde_json::json!({"trace_id": l.trace_id, "span_id": l.span_id, "attributes": attributes_to_json(&l.attributes)}))
+                .collect(),
+        )
+    };
+    let columns: Vec<ArrayRef> = vec![
+        timestamps(spans.iter().map(|s| s.start_ns)),
+        Arc::new(Int64Array::from_iter_values(spans.iter().map(|s| s.duration_ns))),
+        strings(spans.iter().map(|s| s.trace_id.as_str())),
+        strings(spans.iter().map(|s| s.span_id.as_str())),
+        strings(spans.iter().map(|s| s.parent_span_id.as_str())),
+        strings(spans.iter().map(|s| s.service.as_str())),
+        strings(spans.iter().map(|s| s.environment.as_str())),
+        strings(spans.iter().map(|s| s.host.as_str())),
+        strings(spans.iter().map(|s| s.name.as_str())),
+        strings(spans.iter().map(|s| s.kind.as_str())),
+        strings(spans.iter().map(|s| s.status_code.as_str())),
+        strings(spans.iter().map(|s| s.status_message.as_str())),
+        json_strings(spans.iter().map(|s| attributes_to_json(&s.attributes))),
+        json_strings(spans.iter().map(|s| attributes_to_json(&s.resource))),
+        json_strings(spans.iter().map(events)),
+        json_strings(spans.iter().map(links)),
+    ];
+    RecordBatch::try_new(span_schema(), columns).map_err(|e| StoreError::Internal(e.to_string()))
+}
+
+fn writer_properties(kind: SegmentKind, tenant: &str, row_group_rows: usize) -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("valid zstd level")))
+        .set_max_row_group_row_count(Some(row_group_rows))
+        .set_key_value_metadata(Some(vec![
+            KeyValue::new(META_FORMAT_VERSION.to_string(), FORMAT_VERSION.to_string()),
+            KeyValue::new(META_TENANT.to_string(), tenant.to_string()),
+            KeyValue::new(META_KIND.to_string(), kind.as_str().to_string()),
+        ]))
+        .build()
+}
+
+/// Writes one Parquet file of `items` (already sorted by time) in row groups of
+/// `row_group_rows`, fsyncs it, then writes and fsyncs its sidecar index.
+fn write_segment<T>(
+    path: &Path,
+    tenant: &str,
+    kind: SegmentKind,
+    items: &[T],
+    row_group_rows: usize,
+    to_batch: impl Fn(&[T]) -> Result<RecordBatch, StoreError>,
+    to_index: impl Fn(&[T], &[String]) -> RowGroupIndex,
+    service_of: impl Fn(&T) -> &str,
+    time_of: impl Fn(&T) -> i64,
+) -> Result<SegmentIndex, StoreError> {
+    let io = |e: std::io::Error| StoreError::io(path, e);
+    let pq = |e: parquet::errors::ParquetError| StoreError::io(path, std::io::Error::other(e.to_string()));
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(io)?;
+    }
+    let mut services: Vec<String> = items.iter().map(|i| service_of(i).to_string()).collect();
+    services.sort();
+    services.dedup();
+    let row_group_rows = row_group_rows.max(1);
+    let file = File::create(path).map_err(io)?;
+    let schema = to_batch(&items[..0])?.schema();
+    let mut writer =
+        ArrowWriter::try_new(file, schema, Some(writer_properties(kind, tenant, row_group_rows))).map_err(pq)?;
+    let mut row_groups = Vec::new();
+    for chunk in items.chunks(row_group_rows) {
+        writer.write(&to_batch(chunk)?).map_err(pq)?;
+        writer.flush().map_err(pq)?;
+        row_groups.push(to_index(chunk, &services));
+    }
+    let file = writer.into_inner().map_err(pq)?;
+    file.sync_all().map_err(io)?;
+    let index = SegmentIndex {
+        format_version: FORMAT_VERSION,
+        kind,
+        tenant: tenant.to_string(),
+        n_rows: items.len() as u64,
+        min_time_ns: items.iter().map(&time_of).min().unwrap_or(0),
+        max_time_ns: items.iter().map(&time_of).max().unwrap_or(0),
+        services,
+        levels_mask: row_groups.iter().fold(0, |m, rg| m | rg.levels_mask),
+        row_groups,
+    };
+    let index_path = index_path_for(path);
+    let mut f = File::create(&index_path).map_err(|e| StoreError::io(&index_path, e))?;
+    f.write_all(&index.encode()).map_err(|e| StoreError::io(&index_path, e))?;
+    f.sync_all().map_err(|e| StoreError::io(&index_path, e))?;
+    Ok(index)
+}
+
+/// Writes a records segment; `records` are sorted by time here.
+pub fn write_records_segment(
+    path: &Path,
+    tenant: &str,
+    records: &mut [Record],
+    row_group_rows: usize,
+) -> Result<SegmentIndex, StoreError> {
+    records.sort_by_key(|r| r.time_ns);
+    write_segment(path, tenant, SegmentKind::Records, records, row_group_rows, record_batch, index_records, |r| &r.service, |r| r.time_ns)
+}
+
+/// Writes a spans segment; `spans` are sorted by start time here.
+pub fn write_spans_segment(
+    path: &Path,
+    tenant: &str,
+    spans: &mut [Span],
+    row_group_rows: usize,
+) -> Result<SegmentIndex, StoreError> {
+    spans.sort_by_key(|s| s.start_ns);
+    write_segment(path, tenant, SegmentKind::Spans, spans, row_group_rows, span_batch, index_spans, |s| &s.service, |s| s.start_ns)
+}

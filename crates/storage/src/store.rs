@@ -1,0 +1,726 @@
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex, RwLock};
+use trawl_model::{Record, Span};
+use trawl_wal::Wal;
+
+use crate::buffer::Chunk;
+use crate::config::{Durability, StoreConfig};
+use crate::filenames::{self, index_path_for, FORMAT_VERSION, INDEX_EXT, SEGMENT_EXT};
+use crate::metastore::{Metastore, SegmentRow};
+use crate::metrics::StoreMetrics;
+use crate::segment_index::{SegmentIndex, SegmentKind};
+use crate::segment_writer::{write_records_segment, write_spans_segment};
+use crate::StoreError;
+
+/// A registered segment with its sidecar index loaded.
+#[derive(Debug)]
+pub struct SegmentHandle {
+    pub path: PathBuf,
+    pub kind: SegmentKind,
+    pub n_bytes: u64,
+    pub index: SegmentIndex,
+}
+
+/// What a query reads: acknowledged writes still in memory, and registered segments. Both are
+/// immutable; a write acknowledged before the snapshot was taken is in exactly one of them.
+#[derive(Clone)]
+pub struct Snapshot {
+    pub chunks: Vec<Arc<Chunk>>,
+    pub segments: Vec<Arc<SegmentHandle>>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StoreStats {
+    pub ready: bool,
+    pub buffered_records: usize,
+    pub buffered_spans: usize,
+    pub buffered_bytes: usize,
+    pub pending_flush_bytes: usize,
+    pub n_segments: usize,
+    pub segment_bytes: u64,
+    pub wal_bytes: u64,
+    pub last_error: Option<String>,
+    pub corrupt_files: Vec<String>,
+}
+
+type Done = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
+
+struct WriteRequest {
+    payload: Vec<u8>,
+    chunk: Chunk,
+    done: Done,
+}
+
+enum Msg {
+    Write(WriteRequest),
+    Flush(mpsc::Sender<()>),
+    Shutdown,
+}
+
+struct Frozen {
+    chunks: Vec<Arc<Chunk>>,
+    wal_seq_through: u64,
+    bytes: usize,
+}
+
+#[derive(Default)]
+struct MemState {
+    active: Vec<Arc<Chunk>>,
+    active_items: usize,
+    active_bytes: usize,
+    active_since: Option<Instant>,
+    frozen: VecDeque<Frozen>,
+    frozen_bytes: usize,
+}
+
+struct Inner {
+    config: StoreConfig,
+    mem: RwLock<MemState>,
+    segments: RwLock<Vec<Arc<SegmentHandle>>>,
+    metastore: Mutex<Metastore>,
+    metrics: StoreMetrics,
+    ready: AtomicBool,
+    shutting_down: AtomicBool,
+    last_error: Mutex<Option<String>>,
+    corrupt_files: Mutex<Vec<String>>,
+    /// Signalled when something was frozen, flushed, or on shutdown.
+    flush_cv: Condvar,
+    flush_lock: Mutex<()>,
+}
+
+/// The store: WAL, in-memory buffer, segments and metastore behind one handle.
+pub struct Store {
+    inner: Arc<Inner>,
+    tx: SyncSender<Msg>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl Store {
+    /// Opens the data directory: loads registered segments (skipping damaged ones, reported),
+    /// deletes unregistered segment files left by a crash, and starts the writer thread, which
+    /// replays the WAL before taking writes (see [`Store::is_ready`]).
+    pub fn open(config: StoreConfig) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(&config.data_dir).map_err(|e| StoreError::io(&config.data_dir, e))?;
+        let metastore = Metastore::open(&config.data_dir.join(filenames::METASTORE_FILE))?;
+        let flushed_through = metastore.flushed_through()?;
+        let rows = metastore.segments()?;
+        let mut corrupt = Vec::new();
+        let mut handles = Vec::new();
+        for row in &rows {
+            let path = config.data_dir.join(&row.path);
+            let kind = SegmentKind::parse(&row.kind);
+            match (kind, SegmentIndex::read(&index_path_for(&path))) {
+                (Some(kind), Ok(index)) => handles.push(Arc::new(SegmentHandle { path, kind, n_bytes: row.n_bytes, index })),
+                (_, Err(e)) => {
+                    tracing::error!(path = %path.display(), error = %e, "segment skipped: damaged index");
+                    corrupt.push(format!("{}: {e}", path.display()));
+                }
+                (None, _) => corrupt.push(format!("{}: unknown segment kind {}", path.display(), row.kind)),
+            }
+        }
+        remove_unregistered_files(&config.data_dir, &rows);
+        let metrics = StoreMetrics::default();
+        metrics.corrupt_segments.store(corrupt.len() as u64, Ordering::Relaxed);
+        let inner = Arc::new(Inner {
+            mem: RwLock::new(MemState::default()),
+            segments: RwLock::new(handles),
+            metastore: Mutex::new(metastore),
+            metrics,
+            ready: AtomicBool::new(false),
+            shutting_down: AtomicBool::new(false),
+            last_error: Mutex::new(None),
+            corrupt_files: Mutex::new(corrupt),
+            flush_cv: Condvar::new(),
+            flush_lock: Mutex::new(()),
+            config,
+        });
+        let (tx, rx) = mpsc::sync_channel(inner.config.max_queued_writes);
+        let writer = {
+            let inner = inner.clone();
+            std::thread::Builder::new()
+                .name("trawl-wal-writer".into())
+                .spawn(move || writer_thread(inner, rx, flushed_through))
+                .map_err(|e| StoreError::Internal(format!("cannot start writer thread: {e}")))?
+        };
+        let flusher = {
+            let inner = inner.clone();
+            std::thread::Builder::new()
+                .name("trawl-flusher".into())
+                .spawn(move || flusher_thread(inner))
+                .map_err(|e| StoreError::Internal(format!("cannot start flusher thread: {e}")))?
+        };
+        Ok(Store { inner, tx, threads: Mutex::new(vec![writer, flusher]) })
+    }
+
+    /// True once the WAL has been replayed and writes are taken.
+    pub fn is_ready(&self) -> bool {
+        self.inner.ready.load(Ordering::Acquire)
+    }
+
+    pub fn metrics(&self) -> &StoreMetrics {
+        &self.inner.metrics
+    }
+
+    pub fn config(&self) -> &StoreConfig {
+        &self.inner.config
+    }
+
+    /// Queues a write; `done` runs on the writer thread once the write is durable (or
+    /// acknowledged, in buffered mode) and visible to queries, or with the reason it was not.
+    pub fn write(&self, records: Vec<Record>, spans: Vec<Span>, done: impl FnOnce(Result<(), StoreError>) + Send + 'static) {
+        if self.inner.shutting_down.load(Ordering::Relaxed) {
+            return done(Err(StoreError::ShuttingDown));
+        }
+        if records.is_empty() && spans.is_empty() {
+            return done(Ok(()));
+        }
+        let pending = self.inner.mem.read().frozen_bytes;
+        if pending > self.inner.config.max_pending_flush_bytes {
+            self.inner.metrics.writes_refused_overload.fetch_add(1, Ordering::Relaxed);
+            let why = self.inner.last_error.lock().clone().unwrap_or_else(|| "segments are being written".into());
+            return done(Err(StoreError::Overloaded(format!(
+                "flushing is behind: {} MiB wait for segment writes ({why})",
+                pending / (1024 * 1024)
+            ))));
+        }
+        let payload = match bincode::serialize(&(&records, &spans)) {
+            Ok(p) => p,
+            Err(e) => return done(Err(StoreError::Internal(format!("cannot encode wal frame: {e}")))),
+        };
+        let request = WriteRequest { payload, chunk: Chunk::new(records, spans), done: Box::new(done) };
+        match self.tx.try_send(Msg::Write(request)) {
+            Ok(()) => {}
+            Err(TrySendError::Full(Msg::Write(r))) => {
+                self.inner.metrics.writes_refused_overload.fetch_add(1, Ordering::Relaxed);
+                (r.done)(Err(StoreError::Overloaded("ingest queue is full".into())))
+            }
+            Err(TrySendError::Disconnected(Msg::Write(r))) => (r.done)(Err(StoreError::ShuttingDown)),
+            Err(_) => {}
+        }
+    }
+
+    /// [`Store::write`] for callers that can block.
+    pub fn write_blocking(&self, records: Vec<Record>, spans: Vec<Span>) -> Result<(), StoreError> {
+        let (tx, rx) = mpsc::channel();
+        self.write(records, spans, move |r| {
+            let _ = tx.send(r);
+        });
+        rx.recv().unwrap_or(Err(StoreError::ShuttingDown))
+    }
+
+    /// Freezes the buffer and waits until every frozen buffer is in a registered segment, or
+    /// `timeout` passes. Returns whether everything was flushed.
+    pub fn flush(&self, timeout: Duration) -> bool {
+        let (tx, rx) = mpsc::channel();
+        if self.tx.send(Msg::Flush(tx)).is_err() || rx.recv_timeout(timeout).is_err() {
+            return false;
+        }
+        let deadline = Instant::now() + timeout;
+        let mut guard = self.inner.flush_lock.lock();
+        while !self.inner.mem.read().frozen.is_empty() {
+            if self.inner.flush_cv.wait_until(&mut guard, deadline).timed_out() {
+                return self.inner.mem.read().frozen.is_empty();
+            }
+        }
+        true
+    }
+
+    /// A consistent view for queries.
+    pub fn snapshot(&self) -> Snapshot {
+        let segments = self.inner.segments.read();
+        let mem = self.inner.mem.read();
+        let mut chunks: Vec<Arc<Chunk>> = mem.frozen.iter().flat_map(|f| f.chunks.iter().cloned()).collect();
+        chunks.extend(mem.active.iter().cloned());
+        Snapshot { chunks, segments: segments.clone() }
+    }
+
+    pub fn stats(&self) -> StoreStats {
+        let segments = self.inner.segments.read();
+        let mem = self.inner.mem.read();
+        let all_chunks = || mem.frozen.iter().flat_map(|f| f.chunks.iter()).chain(mem.active.iter());
+        StoreStats {
+            ready: self.is_ready(),
+            buffered_records: all_chunks().map(|c| c.records.len()).sum(),
+            buffered_spans: all_chunks().map(|c| c.spans.len()).sum(),
+            buffered_bytes: mem.active_bytes + mem.frozen_bytes,
+            pending_flush_bytes: mem.frozen_bytes,
+            n_segments: segments.len(),
+            segment_bytes: segments.iter().map(|s| s.n_bytes).sum(),
+            wal_bytes: trawl_wal::disk_bytes(&filenames::wal_dir(&self.inner.config.data_dir)),
+            last_error: self.inner.last_error.lock().clone(),
+            corrupt_files: self.inner.corrupt_files.lock().clone(),
+        }
+    }
+
+    /// Records a damaged segment met by a query (reported in stats and metrics).
+    pub fn report_corrupt(&self, what: String) {
+        let mut files = self.inner.corrupt_files.lock();
+        if !files.contains(&what) {
+            tracing::error!(file = %what, "damaged segment skipped");
+            files.push(what);
+            self.inner.metrics.corrupt_segments.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Stops taking writes, flushes what is buffered (best effort within `timeout`), and joins
+    /// the threads. What is not flushed stays in the WAL and is replayed on the next start.
+    pub fn shutdown(&self, timeout: Duration) {
+        if self.inner.shutting_down.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let _ = self.tx.send(Msg::Shutdown);
+        let deadline = Instant::now() + timeout;
+        {
+            let mut guard = self.inner.flush_lock.lock();
+            while !self.inner.mem.read().frozen.is_empty() && Instant::now() < deadline {
+                let _ = self.inner.flush_cv.wait_until(&mut guard, deadline);
+            }
+        }
+        self.inner.flush_cv.notify_all();
+        let threads = std::mem::take(&mut *self.threads.lock());
+        for t in threads {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        self.shutdown(Duration::from_secs(10));
+    }
+}
+
+/// Deletes segment and index files under `segments/` that the metastore does not know: a crash
+/// between writing a segment and registering it leaves them, and the WAL still has their items.
+fn remove_unregistered_files(data_dir: &Path, rows: &[SegmentRow]) {
+    let known: std::collections::HashSet<PathBuf> = rows
+        .iter()
+        .flat_map(|r| {
+            let p = data_dir.join(&r.path);
+            [index_path_for(&p), p]
+        })
+        .collect();
+    let mut stack = vec![data_dir.join(filenames::SEGMENTS_DIR)];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for entry in entries.filter_map(|e| e.ok()) {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if matches!(path.extension().and_then(|e| e.to_str()), Some(SEGMENT_EXT | INDEX_EXT))
+                && !known.contains(&path)
+            {
+                tracing::warn!(path = %path.display(), "removing unregistered segment file");
+                let _ = std::fs::remove_file(&path);
+            }
+        }
+    }
+}
+
+fn writer_thread(inner: Arc<Inner>, rx: mpsc::Receiver<Msg>, flushed_through: u64) {
+    let wal_dir = filenames::wal_dir(&inner.config.data_dir);
+    let mut wal = loop {
+        match Wal::open(&wal_dir, flushed_through) {
+            Ok((wal, replay)) => {
+                replay_into(&inner, replay);
+                break wal;
+            }
+            Err(e) => {
+                // Typically a full or read-only disk: keep trying, the server stays not-ready.
+                tracing::error!(error = %e, "cannot open wal; retrying");
+                *inner.last_error.lock() = Some(e.to_string());
+                std::thread::sleep(Duration::from_secs(1));
+                if inner.shutting_down.load(Ordering::Relaxed) {
+                    return;
+                }
+            }
+        }
+    };
+    if let Err(e) = freeze(&inner, &mut wal) {
+        tracing::error!(error = %e, "cannot freeze replayed buffer");
+    }
+    inner.ready.store(true, Ordering::Release);
+    tracing::info!("wal replay done, taking writes");
+
+    let mut last_sync = Instant::now();
+    let mut pending: Option<Msg> = None;
+    loop {
+        let msg = match pending.take() {
+            Some(m) => m,
+            None => match rx.recv_timeout(next_wakeup(&inner)) {
+                Ok(m) => m,
+                Err(RecvTimeoutError::Timeout) => {
+                    periodic(&inner, &mut wal, &mut last_sync);
+                    continue;
+                }
+                Err(RecvTimeoutError::Disconnected) => break,
+            },
+        };
+        match msg {
+            Msg::Write(first) => {
+                let mut batch = vec![first];
+                let mut bytes = batch[0].payload.len();
+                while bytes < 32 * 1024 * 1024 {
+                    match rx.try_recv() {
+                        Ok(Msg::Write(r)) => {
+                            bytes += r.payload.len();
+                            batch.push(r);
+                        }
+                        Ok(other) => {
+                            pending = Some(other);
+                            break;
+                        }
+                        Err(_) => break,
+                    }
+                }
+                commit(&inner, &mut wal, batch, &mut last_sync);
+                periodic(&inner, &mut wal, &mut last_sync);
+            }
+            Msg::Flush(ack) => {
+                if let Err(e) = freeze(&inner, &mut wal) {
+                    tracing::error!(error = %e, "cannot freeze buffer");
+                }
+                let _ = ack.send(());
+            }
+            Msg::Shutdown => {
+                if let Err(e) = freeze(&inner, &mut wal) {
+                    tracing::error!(error = %e, "cannot freeze buffer at shutdown");
+                }
+                let _ = wal.sync();
+                break;
+            }
+        }
+    }
+    // Anyone still queued learns the store is going away.
+    while let Ok(msg) = rx.try_recv() {
+        if let Msg::Write(r) = msg {
+            (r.done)(Err(StoreError::ShuttingDown));
+        }
+    }
+    inner.flush_cv.notify_all();
+}
+
+fn replay_into(inner: &Inner, replay: trawl_wal::Replay) {
+    let n_frames = replay.frames.len();
+    let mut mem = inner.mem.write();
+    for frame in replay.frames {
+        match bincode::DefaultOptions::new()
+            .with_fixint_encoding()
+            .allow_trailing_bytes()
+            .with_limit(frame.payload.len() as u64 * 4 + 1024)
+            .deserialize::<(Vec<Record>, Vec<Span>)>(&frame.payload)
+        {
+            Ok((records, spans)) => push_active(&mut mem, Chunk::new(records, spans)),
+            Err(e) => {
+                tracing::error!(wal_file = frame.file_seq, error = %e, "undecodable wal frame skipped");
+                inner.metrics.wal_corrupt_tails.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+    inner.metrics.wal_replayed_frames.store(n_frames as u64, Ordering::Relaxed);
+    inner.metrics.wal_corrupt_tails.fetch_add(replay.corrupt_tails.len() as u64, Ordering::Relaxed);
+    let mut corrupt = inner.corrupt_files.lock();
+    for (path, bytes) in replay.corrupt_tails {
+        corrupt.push(format!("{}: torn or corrupt wal tail, {bytes} bytes ignored", path.display()));
+    }
+    tracing::info!(frames = n_frames, "wal replayed");
+}
+
+use bincode::Options as _;
+
+fn push_active(mem: &mut MemState, chunk: Chunk) {
+    mem.active_items += chunk.n_items();
+    mem.active_bytes += chunk.bytes;
+    mem.active_since.get_or_insert_with(Instant::now);
+    mem.active.push(Arc::new(chunk));
+}
+
+fn next_wakeup(inner: &Inner) -> Duration {
+    let mut wait = Duration::from_millis(500);
+    if inner.config.durability == Durability::Buffered {
+        wait = wait.min(inner.config.buffered_sync_interval);
+    }
+    if let Some(since) = inner.mem.read().active_since {
+        wait = wait.min(inner.config.flush_max_age.saturating_sub(since.elapsed()).max(Duration::from_millis(10)));
+    }
+    wait
+}
+
+/// Appends a group of writes to the WAL with one fsync, then makes them visible and acks them.
+fn commit(inner: &Inner, wal: &mut Wal, batch: Vec<WriteRequest>, last_sync: &mut Instant) {
+    let payloads: Vec<&[u8]> = batch.iter().map(|r| r.payload.as_slice()).collect();
+    let bytes: usize = payloads.iter().map(|p| p.len()).sum();
+    let durable = inner.config.durability == Durability::Durable;
+    let result = wal.append(&payloads).and_then(|()| {
+        if durable {
+            let t = Instant::now();
+            wal.sync()?;
+            inner.metrics.wal_fsync_seconds.observe(t.elapsed().as_secs_f64());
+            *last_sync = Instant::now();
+        }
+        Ok(())
+    });
+    if let Err(e) = result {
+        inner.metrics.wal_write_errors.fetch_add(1, Ordering::Relaxed);
+        let reason = format!("cannot write the wal ({e}); nothing of this request was acknowledged, retry later");
+        tracing::error!(error = %e, requests = batch.len(), "wal write failed");
+        *inner.last_error.lock() = Some(reason.clone());
+        for r in batch {
+            (r.done)(Err(StoreError::Unavailable(reason.clone())));
+        }
+        return;
+    }
+    *inner.last_error.lock() = None;
+    inner.metrics.wal_bytes_written.fetch_add(bytes as u64, Ordering::Relaxed);
+    let mut dones = Vec::with_capacity(batch.len());
+    {
+        let mut mem = inner.mem.write();
+        for r in batch {
+            inner.metrics.records_written.fetch_add(r.chunk.records.len() as u64, Ordering::Relaxed);
+            inner.metrics.spans_written.fetch_add(r.chunk.spans.len() as u64, Ordering::Relaxed);
+            push_active(&mut mem, r.chunk);
+            dones.push(r.done);
+        }
+    }
+    for done in dones {
+        done(Ok(()));
+    }
+}
+
+/// Background duties of the writer: fsync in buffered mode, freeze a full or old buffer.
+fn periodic(inner: &Inner, wal: &mut Wal, last_sync: &mut Instant) {
+    if inner.config.durability == Durability::Buffered && last_sync.elapsed() >= inner.config.buffered_sync_interval {
+        if let Err(e) = wal.sync() {
+            tracing::error!(error = %e, "wal fsync failed");
+            inner.metrics.wal_write_errors.fetch_add(1, Ordering::Relaxed);
+        }
+        *last_sync = Instant::now();
+    }
+    let full = {
+        let mem = inner.mem.read();
+        mem.active_items >= inner.config.flush_max_items
+            || mem.active_bytes >= inner.config.flush_max_bytes
+            || mem.active_since.is_some_and(|s| s.elapsed() >= inner.config.flush_max_age)
+    };
+    if full {
+        if let Err(e) = freeze(inner, wal) {
+            tracing::error!(error = %e, "cannot rotate wal to freeze the buffer");
+            *inner.last_error.lock() = Some(e.to_string());
+        }
+    }
+}
+
+/// Closes the current WAL file and hands the buffer that it covers to the flusher.
+fn freeze(inner: &Inner, wal: &mut Wal) -> Result<(), StoreError> {
+    if inner.mem.read().active.is_empty() {
+        return Ok(());
+    }
+    let seq = wal.rotate().map_err(|e| StoreError::Unavailable(e.to_string()))?;
+    {
+        let mut mem = inner.mem.write();
+        let chunks = std::mem::take(&mut mem.active);
+        let bytes = std::mem::take(&mut mem.active_bytes);
+        mem.active_items = 0;
+        mem.active_since = None;
+        mem.frozen_bytes += bytes;
+        mem.frozen.push_back(Frozen { chunks, wal_seq_through: seq, bytes });
+    }
+    inner.flush_cv.notify_all();
+    Ok(())
+}
+
+fn flusher_thread(inner: Arc<Inner>) {
+    let mut backoff = Duration::from_millis(200);
+    loop {
+        let next = {
+            let mut guard = inner.flush_lock.lock();
+            loop {
+                let front = inner.mem.read().frozen.front().map(|f| (f.chunks.clone(), f.wal_seq_through));
+                if let Some(front) = front {
+                    break Some(front);
+                }
+                if inner.shutting_down.load(Ordering::Relaxed) {
+                    break None;
+                }
+                inner.flush_cv.wait_for(&mut guard, Duration::from_millis(500));
+            }
+        };
+        let Some((chunks, seq)) = next else { return };
+        match write_and_register(&inner, &chunks, seq) {
+            Ok(handles) => {
+                backoff = Duration::from_millis(200);
+                {
+                    let mut segments = inner.segments.write();
+                    let mut mem = inner.mem.write();
+                    segments.extend(handles);
+                    if let Some(f) = mem.frozen.pop_front() {
+                        mem.frozen_bytes -= f.bytes;
+                    }
+                }
+                inner.metrics.segments_flushed.fetch_add(1, Ordering::Relaxed);
+                if let Err(e) = trawl_wal::remove_files_through(&filenames::wal_dir(&inner.config.data_dir), seq) {
+                    tracing::warn!(error = %e, "cannot delete flushed wal files; they are skipped on replay");
+                }
+                let _guard = inner.flush_lock.lock();
+                inner.flush_cv.notify_all();
+            }
+            Err(e) => {
+                inner.metrics.flush_errors.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(error = %e, retry_in = ?backoff, "segment flush failed; the buffer stays in memory and in the wal");
+                *inner.last_error.lock() = Some(format!("segment flush failed: {e}"));
+                if inner.shutting_down.load(Ordering::Relaxed) {
+                    return;
+                }
+                std::thread::sleep(backoff);
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
+fn day_of(ns: i64) -> String {
+    let rfc = trawl_model::format_rfc3339(ns);
+    rfc.get(..10).unwrap_or("unknown").to_string()
+}
+
+/// Writes the records and spans of a frozen buffer as segments and registers them with the WAL
+/// watermark `seq`. Partial files are removed on failure.
+fn write_and_register(inner: &Inner, chunks: &[Arc<Chunk>], seq: u64) -> Result<Vec<Arc<SegmentHandle>>, StoreError> {
+    let config = &inner.config;
+    let mut records: Vec<Record> = chunks.iter().flat_map(|c| c.records.iter().cloned()).collect();
+    let mut spans: Vec<Span> = chunks.iter().flat_map(|c| c.spans.iter().cloned()).collect();
+    let mut written: Vec<(PathBuf, SegmentRow, SegmentIndex, SegmentKind)> = Vec::new();
+    let result = (|| {
+        for kind in [SegmentKind::Records, SegmentKind::Spans] {
+            let min_time = match kind {
+                SegmentKind::Records => records.iter().map(|r| r.time_ns).min(),
+                SegmentKind::Spans => spans.iter().map(|s| s.start_ns).min(),
+            };
+            let Some(min_time) = min_time else { continue };
+            let rel = filenames::segment_rel_path(&config.tenant, &day_of(min_time), kind.as_str(), seq);
+            let path = config.data_dir.join(&rel);
+            let index = match kind {
+                SegmentKind::Records => write_records_segment(&path, &config.tenant, &mut records, config.row_group_rows),
+                SegmentKind::Spans => write_spans_segment(&path, &config.tenant, &mut spans, config.row_group_rows),
+            };
+            let index = match index {
+                Ok(i) => i,
+                Err(e) => {
+                    let _ = std::fs::remove_file(&path);
+                    let _ = std::fs::remove_file(index_path_for(&path));
+                    return Err(e);
+                }
+            };
+            let n_bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0)
+                + std::fs::metadata(index_path_for(&path)).map(|m| m.len()).unwrap_or(0);
+            if let Some(parent) = path.parent() {
+                std::fs::File::open(parent).and_then(|d| d.sync_all()).map_err(|e| StoreError::io(parent, e))?;
+            }
+            let row = SegmentRow {
+                tenant: config.tenant.clone(),
+                kind: kind.as_str().to_string(),
+                path: rel.to_string_lossy().into_owned(),
+                min_time_ns: index.min_time_ns,
+                max_time_ns: index.max_time_ns,
+                n_rows: index.n_rows,
+                n_bytes,
+                wal_seq: seq,
+                format_version: FORMAT_VERSION,
+            };
+            written.push((path, row, index, kind));
+        }
+        let rows: Vec<SegmentRow> = written.iter().map(|w| w.1.clone()).collect();
+        inner.metastore.lock().register(&rows, seq)
+    })();
+    if let Err(e) = result {
+        for (path, ..) in &written {
+            let _ = std::fs::remove_file(path);
+            let _ = std::fs::remove_file(index_path_for(path));
+        }
+        return Err(e);
+    }
+    Ok(written
+        .into_iter()
+        .map(|(path, row, index, kind)| Arc::new(SegmentHandle { path, kind, n_bytes: row.n_bytes, index }))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(i: usize) -> Record {
+        let mut r = Record::new(trawl_model::now_ns() - 1_000_000 + i as i64);
+        r.service = "svc".into();
+        r.body = format!("record {i}");
+        r
+    }
+
+    fn all_bodies(store: &Store) -> Vec<String> {
+        let snap = store.snapshot();
+        let mut bodies: Vec<String> = snap.chunks.iter().flat_map(|c| c.records.iter().map(|r| r.body.clone())).collect();
+        for seg in &snap.segments {
+            if seg.kind != SegmentKind::Records {
+                continue;
+            }
+            let batches = crate::read_record_batches(&seg.path, (0..seg.index.row_groups.len()).collect()).unwrap();
+            for b in &batches {
+                let c = crate::RecordColumns::new(b, &seg.path).unwrap();
+                bodies.extend((0..c.len()).map(|i| c.body.value(i).to_string()));
+            }
+        }
+        bodies.sort();
+        bodies
+    }
+
+    #[test]
+    fn writes_survive_flush_and_restart_exactly_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = StoreConfig::new(dir.path());
+        {
+            let store = Store::open(config.clone()).unwrap();
+            store.write_blocking((0..10).map(record).collect(), vec![]).unwrap();
+            assert!(store.flush(Duration::from_secs(10)));
+            store.write_blocking((10..15).map(record).collect(), vec![]).unwrap();
+            assert_eq!(all_bodies(&store).len(), 15);
+            // Dropped without a flush of the last five: they come back from the WAL.
+            std::mem::forget(store);
+        }
+        let store = Store::open(config.clone()).unwrap();
+        while !store.is_ready() {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let mut expected: Vec<String> = (0..15).map(|i| format!("record {i}")).collect();
+        expected.sort();
+        assert_eq!(all_bodies(&store), expected);
+        assert!(store.flush(Duration::from_secs(10)));
+        drop(store);
+        let store = Store::open(config).unwrap();
+        assert!(store.flush(Duration::from_secs(10)));
+        assert_eq!(all_bodies(&store), expected);
+        assert_eq!(store.stats().buffered_records, 0);
+    }
+
+    #[test]
+    fn damaged_index_skips_the_segment_and_reports_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = StoreConfig::new(dir.path());
+        let seg_path = {
+            let store = Store::open(config.clone()).unwrap();
+            store.write_blocking(vec![record(1)], vec![]).unwrap();
+            assert!(store.flush(Duration::from_secs(10)));
+            store.snapshot().segments[0].path.clone()
+        };
+        std::fs::write(index_path_for(&seg_path), b"garbage").unwrap();
+        let store = Store::open(config).unwrap();
+        assert!(store.snapshot().segments.is_empty());
+        assert_eq!(store.stats().corrupt_files.len(), 1);
+    }
+}
