@@ -35,7 +35,7 @@ pub async fn prometheus(State(state): State<AppState>) -> Response {
     };
     let m = state.store.metrics();
     let mut out = String::new();
-    let mut gauge = |out: &mut String, name: &str, help: &str, kind: &str, value: f64| {
+    let gauge = |out: &mut String, name: &str, help: &str, kind: &str, value: f64| {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
     };
     let a = &state.metrics;

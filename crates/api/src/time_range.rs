@@ -1,4 +1,4 @@
-use trawl_model::{now_ns, parse_time_str};
+use trawl_model::parse_time_str;
 
 /// Parses a time bound: RFC 3339, epoch s/ms/us/ns, `now`, or a duration before now such as
 /// `15m`, `1h`, `7d`, `now-1h`.
@@ -33,10 +33,6 @@ pub fn parse_duration_ns(text: &str) -> Option<i64> {
         _ => return None,
     };
     n.checked_mul(unit_ns)
-}
-
-pub fn default_now() -> i64 {
-    now_ns()
 }
 
 #[cfg(test)]

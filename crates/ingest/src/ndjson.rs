@@ -62,8 +62,8 @@ fn decode_line(line: &[u8], now_ns: i64) -> Result<Record, String> {
 
     let mut record = Record::new(now_ns);
     if let Some(t) = take(&mut fields, TIME_KEYS) {
-        record.time_ns = parse_time_value(&t.to_json())
-            .ok_or_else(|| format!("invalid timestamp {}", short(&t.to_text())))?;
+        record.time_ns =
+            parse_time(&t).ok_or_else(|| format!("invalid timestamp {}", short(&t.to_text())))?;
     }
     if let Some(level) = take(&mut fields, LEVEL_KEYS) {
         let text = level.to_text();
@@ -112,6 +112,19 @@ fn decode_line(line: &[u8], now_ns: i64) -> Result<Record, String> {
     Ok(record)
 }
 
+/// [`parse_time_value`], except that an integer written as a string is read as that integer
+/// first: `parse_time_str` keeps a digits-only string as raw nanoseconds whatever its
+/// magnitude, which would turn `"1763996400"` (seconds) into 1970.
+fn parse_time(value: &AttrValue) -> Option<i64> {
+    if let AttrValue::Str(s) = value {
+        let t = s.trim();
+        if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
+            return parse_time_value(&Value::from(t.parse::<i64>().ok()?));
+        }
+    }
+    parse_time_value(&value.to_json())
+}
+
 fn too_many_fields() -> String {
     format!("more than {MAX_FIELDS} fields")
 }
@@ -121,7 +134,10 @@ fn take(fields: &mut Attributes, names: &[&'static str]) -> Option<AttrValue> {
     take_keyed(fields, names).map(|(_, v)| v)
 }
 
-fn take_keyed(fields: &mut Attributes, names: &[&'static str]) -> Option<(&'static str, AttrValue)> {
+fn take_keyed(
+    fields: &mut Attributes,
+    names: &[&'static str],
+) -> Option<(&'static str, AttrValue)> {
     names.iter().find_map(|name| {
         let i = fields.iter().position(|(k, _)| k == name)?;
         Some((*name, fields.remove(i).1))
@@ -194,11 +210,18 @@ mod tests {
         let lines: Vec<usize> = batch.rejected.iter().map(|r| r.line.unwrap()).collect();
         assert_eq!(lines, vec![2, 3, 4, 5, 6, 10, 11]);
         let reasons: Vec<&str> = batch.rejected.iter().map(|r| r.reason.as_str()).collect();
-        assert!(reasons[0].contains("line 2 column") || reasons[0].contains("EOF"), "{}", reasons[0]);
+        assert!(
+            reasons[0].contains("line 2 column") || reasons[0].contains("EOF"),
+            "{}",
+            reasons[0]
+        );
         assert_eq!(reasons[1], "expected a json object, found an array");
         assert_eq!(reasons[2], "invalid timestamp \"yesterday\"");
         assert_eq!(reasons[3], "more than 1000 fields");
-        assert!(reasons[4].starts_with("record of ") && reasons[4].ends_with("exceeds the 262144 byte limit"));
+        assert!(
+            reasons[4].starts_with("record of ")
+                && reasons[4].ends_with("exceeds the 262144 byte limit")
+        );
         assert!(reasons[5].starts_with("invalid utf-8"), "{}", reasons[5]);
         assert_eq!(reasons[6], "expected a json object, found a string");
     }
@@ -248,7 +271,10 @@ mod tests {
         // Far off but valid: accepted with the observed time, original kept.
         let r = one(r#"{"ts":0}"#);
         assert_eq!(r.time_ns, NOW);
-        assert_eq!(r.attribute("trawl.time_adjusted"), Some(&AttrValue::Str("1970-01-01T00:00:00Z".into())));
+        assert_eq!(
+            r.attribute("trawl.time_adjusted"),
+            Some(&AttrValue::Str("1970-01-01T00:00:00Z".into()))
+        );
     }
 
     #[test]
@@ -284,7 +310,10 @@ mod tests {
                 .as_str(),
         );
         assert_eq!(r.body, "paid");
-        assert_eq!((r.service.as_str(), r.environment.as_str(), r.host.as_str()), ("checkout", "prod", "web-1"));
+        assert_eq!(
+            (r.service.as_str(), r.environment.as_str(), r.host.as_str()),
+            ("checkout", "prod", "web-1")
+        );
         assert_eq!(r.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
         assert_eq!(r.span_id, "00f067aa0ba902b7");
         assert_eq!(
@@ -295,8 +324,13 @@ mod tests {
                 ("tags".to_string(), AttrValue::Str("[\"a\",\"b\"]".into())),
             ]
         );
-        let r = one(r#"{"service.name":"a","msg":12,"host":{"name":"h"},"deployment.environment":"stg"}"#);
-        assert_eq!((r.service.as_str(), r.body.as_str(), r.host.as_str(), r.environment.as_str()), ("a", "12", "h", "stg"));
+        let r = one(
+            r#"{"service.name":"a","msg":12,"host":{"name":"h"},"deployment.environment":"stg"}"#,
+        );
+        assert_eq!(
+            (r.service.as_str(), r.body.as_str(), r.host.as_str(), r.environment.as_str()),
+            ("a", "12", "h", "stg")
+        );
         assert_eq!(one(r#"{"service":""}"#).service, "unknown");
         assert_eq!(one(r#"{"trace_id":"Req_ABC"}"#).trace_id, "req_abc");
         assert_eq!(one("{\"log\":\"docker line\\n\"}").body, "docker line");

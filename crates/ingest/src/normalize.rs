@@ -342,7 +342,11 @@ mod tests {
     const NOW: i64 = 1_764_000_000_000_000_000;
 
     fn kv(key: &str, value: Value) -> KeyValue {
-        KeyValue { key: key.into(), value: Some(AnyValue { value: Some(value) }), ..Default::default() }
+        KeyValue {
+            key: key.into(),
+            value: Some(AnyValue { value: Some(value) }),
+            ..Default::default()
+        }
     }
 
     fn span() -> Span {

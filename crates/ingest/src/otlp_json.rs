@@ -28,7 +28,9 @@ pub fn decode_otlp_logs_json(bytes: &[u8], now_ns: i64) -> Result<Batch, IngestE
         let path = format!("resourceLogs[{ri}]");
         let resource_logs = envelope_object(resource_logs, &path)?;
         let resource = envelope_resource(resource_logs, &path)?;
-        for (si, scope_logs) in envelope_array(resource_logs, "scopeLogs", &path)?.iter().enumerate() {
+        for (si, scope_logs) in
+            envelope_array(resource_logs, "scopeLogs", &path)?.iter().enumerate()
+        {
             let path = format!("{path}.scopeLogs[{si}]");
             let scope_logs = envelope_object(scope_logs, &path)?;
             let scope = envelope_scope(scope_logs, &path)?;
@@ -54,14 +56,15 @@ pub fn decode_otlp_traces_json(bytes: &[u8], now_ns: i64) -> Result<Batch, Inges
         let path = format!("resourceSpans[{ri}]");
         let resource_spans = envelope_object(resource_spans, &path)?;
         let resource = envelope_resource(resource_spans, &path)?;
-        for (si, scope_spans) in envelope_array(resource_spans, "scopeSpans", &path)?.iter().enumerate() {
+        for (si, scope_spans) in
+            envelope_array(resource_spans, "scopeSpans", &path)?.iter().enumerate()
+        {
             let path = format!("{path}.scopeSpans[{si}]");
             let scope_spans = envelope_object(scope_spans, &path)?;
             let scope = envelope_scope(scope_spans, &path)?;
             for (pi, span_json) in envelope_array(scope_spans, "spans", &path)?.iter().enumerate() {
-                let converted = span(span_json).and_then(|s| {
-                    convert_span(&resource, scope_name(scope.as_ref()), s, now_ns)
-                });
+                let converted = span(span_json)
+                    .and_then(|s| convert_span(&resource, scope_name(scope.as_ref()), s, now_ns));
                 match converted {
                     Ok(s) => batch.spans.push(s),
                     Err(reason) => batch.reject(format!("{path}.spans[{pi}]: {reason}")),
@@ -78,7 +81,9 @@ fn parse_root(bytes: &[u8]) -> Result<Obj, IngestError> {
         .map_err(|e| IngestError::invalid(format!("invalid json: {e}")))?;
     match root {
         Value::Object(map) => Ok(map),
-        other => Err(IngestError::invalid(format!("expected a json object, found {}", kind(&other)))),
+        other => {
+            Err(IngestError::invalid(format!("expected a json object, found {}", kind(&other))))
+        }
     }
 }
 
@@ -202,7 +207,9 @@ fn key_values(value: Option<&Value>) -> Result<Vec<KeyValue>, String> {
             let o = object(item, "attribute")?;
             let key = string(o, "key")?;
             let value = match get(o, "value") {
-                Some(v) => Some(any_value(v).map_err(|e| format!("attribute {}: {e}", short(&key)))?),
+                Some(v) => {
+                    Some(any_value(v).map_err(|e| format!("attribute {}: {e}", short(&key)))?)
+                }
                 None => None,
             };
             Ok(KeyValue { key, value, ..Default::default() })
@@ -242,7 +249,9 @@ fn any_value(value: &Value) -> Result<AnyValue, String> {
             other => return Err(format!("invalid boolValue {}", short(&other.to_string()))),
         }
     } else if let Some(v) = get(o, "intValue") {
-        V::IntValue(int_value(v).ok_or_else(|| format!("invalid intValue {}", short(&v.to_string())))?)
+        V::IntValue(
+            int_value(v).ok_or_else(|| format!("invalid intValue {}", short(&v.to_string())))?,
+        )
     } else if let Some(v) = get(o, "doubleValue") {
         let f = match v {
             Value::Number(n) => n.as_f64(),
@@ -524,7 +533,10 @@ mod tests {
         assert_eq!(s.events[0].time_ns, 1_544_712_660_500_000_000);
         assert_eq!(s.events[0].attributes, vec![("attempt".to_string(), AttrValue::Int(2))]);
         assert_eq!(s.links[0].trace_id, "5b8efff798038103d269b633813fc60d");
-        assert_eq!(s.attributes[0], ("my.span.attr".to_string(), AttrValue::Str("some value".into())));
+        assert_eq!(
+            s.attributes[0],
+            ("my.span.attr".to_string(), AttrValue::Str("some value".into()))
+        );
     }
 
     #[test]
@@ -539,7 +551,14 @@ mod tests {
         assert_eq!((s.kind, s.status_code, s.duration_ns), (SpanKind::Client, StatusCode::Ok, 100));
         assert_eq!(s.service, "unknown");
 
-        for (name, n) in [("SEVERITY_NUMBER_WARN", 13), ("SEVERITY_NUMBER_ERROR3", 19), ("fatal", 21), ("SEVERITY_NUMBER_UNSPECIFIED", 0), ("what", 0), ("INFO9", 0)] {
+        for (name, n) in [
+            ("SEVERITY_NUMBER_WARN", 13),
+            ("SEVERITY_NUMBER_ERROR3", 19),
+            ("fatal", 21),
+            ("SEVERITY_NUMBER_UNSPECIFIED", 0),
+            ("what", 0),
+            ("INFO9", 0),
+        ] {
             assert_eq!(severity_number_name(name), n, "{name}");
         }
         let body = r#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[
@@ -586,8 +605,14 @@ mod tests {
         ]}]}]}"#;
         let batch = decode_otlp_traces_json(body.as_bytes(), NOW).unwrap();
         assert_eq!(batch.spans.len(), 1);
-        assert_eq!(batch.rejected[0].reason, "resourceSpans[0].scopeSpans[0].spans[0]: spanId is not hex: zz");
-        assert_eq!(batch.rejected[1].reason, "resourceSpans[0].scopeSpans[0].spans[1]: span has no span_id");
+        assert_eq!(
+            batch.rejected[0].reason,
+            "resourceSpans[0].scopeSpans[0].spans[0]: spanId is not hex: zz"
+        );
+        assert_eq!(
+            batch.rejected[1].reason,
+            "resourceSpans[0].scopeSpans[0].spans[1]: span has no span_id"
+        );
     }
 
     #[test]
@@ -605,15 +630,23 @@ mod tests {
         let err = decode_otlp_logs_json(b"{\"resourceLogs\": [", NOW).unwrap_err();
         match err {
             IngestError::InvalidInput { reason } => {
-                assert!(reason.starts_with("invalid json: ") && reason.contains("line 1 column"), "{reason}")
+                assert!(
+                    reason.starts_with("invalid json: ") && reason.contains("line 1 column"),
+                    "{reason}"
+                )
             }
             other => panic!("{other:?}"),
         }
         for body in [&b"[]"[..], b"{\"resourceLogs\": 3}", b"{\"resourceLogs\": [1]}", b"\xff"] {
-            assert!(matches!(decode_otlp_logs_json(body, NOW), Err(IngestError::InvalidInput { .. })));
+            assert!(matches!(
+                decode_otlp_logs_json(body, NOW),
+                Err(IngestError::InvalidInput { .. })
+            ));
         }
         assert!(decode_otlp_logs_json(b"{}", NOW).unwrap().is_empty());
-        assert!(decode_otlp_traces_json(b"\xef\xbb\xbf{\"resourceSpans\": null}", NOW).unwrap().is_empty());
+        assert!(decode_otlp_traces_json(b"\xef\xbb\xbf{\"resourceSpans\": null}", NOW)
+            .unwrap()
+            .is_empty());
     }
 
     proptest::proptest! {

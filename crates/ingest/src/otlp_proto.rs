@@ -9,9 +9,7 @@ use opentelemetry_proto::tonic::common::v1::InstrumentationScope;
 use opentelemetry_proto::tonic::logs::v1::LogRecord;
 use opentelemetry_proto::tonic::trace::v1 as otlp_trace;
 use prost::Message;
-use trawl_model::{
-    AttrValue, Level, Record, Span, SpanEvent, SpanKind, SpanLink, StatusCode,
-};
+use trawl_model::{AttrValue, Level, Record, Span, SpanEvent, SpanKind, SpanLink, StatusCode};
 
 use crate::normalize::{
     body_text, finish_record, finish_span, flatten_key_values, id_hex, push_field, ResourceInfo,
@@ -101,7 +99,8 @@ pub(crate) fn convert_log_record(
     log: LogRecord,
     now_ns: i64,
 ) -> Result<Record, String> {
-    let observed_ns = if log.observed_time_unix_nano != 0 { ns(log.observed_time_unix_nano) } else { now_ns };
+    let observed_ns =
+        if log.observed_time_unix_nano != 0 { ns(log.observed_time_unix_nano) } else { now_ns };
     let time_ns = match (log.time_unix_nano, log.observed_time_unix_nano) {
         (0, 0) => now_ns,
         (0, observed) => ns(observed),
@@ -274,7 +273,11 @@ pub(crate) mod tests {
         ExportLogsServiceRequest {
             resource_logs: vec![ResourceLogs {
                 resource: resource(),
-                scope_logs: vec![ScopeLogs { scope: scope(), log_records: records, ..Default::default() }],
+                scope_logs: vec![ScopeLogs {
+                    scope: scope(),
+                    log_records: records,
+                    ..Default::default()
+                }],
                 ..Default::default()
             }],
         }
@@ -303,7 +306,10 @@ pub(crate) mod tests {
         assert_eq!(r.body, "결제가 실패했습니다");
         assert_eq!((r.time_ns, r.observed_time_ns), (NOW - 1000, NOW - 500));
         assert_eq!((r.level, r.severity_number), (Level::Error, 17));
-        assert_eq!((r.service.as_str(), r.environment.as_str(), r.host.as_str()), ("checkout", "prod", "web-1"));
+        assert_eq!(
+            (r.service.as_str(), r.environment.as_str(), r.host.as_str()),
+            ("checkout", "prod", "web-1")
+        );
         assert_eq!(r.trace_id, "5b8efff798038103d269b633813fc60c");
         assert_eq!(r.span_id, "eee19b7ec3c1b174");
         assert_eq!(r.attribute("http.status_code"), Some(&AttrValue::Int(502)));
@@ -330,7 +336,10 @@ pub(crate) mod tests {
         ];
         let batch = logs_from_request(logs_request(records), NOW);
         let r = &batch.records;
-        assert_eq!((r[0].time_ns, r[0].observed_time_ns, r[0].level, r[0].severity_number), (NOW, NOW, Level::Info, 0));
+        assert_eq!(
+            (r[0].time_ns, r[0].observed_time_ns, r[0].level, r[0].severity_number),
+            (NOW, NOW, Level::Info, 0)
+        );
         assert_eq!((r[1].time_ns, r[1].observed_time_ns), (NOW - 7, NOW - 7));
         assert_eq!((r[1].level, r[1].severity_number), (Level::Warn, 13));
         assert_eq!(r[2].attribute("level.original"), Some(&AttrValue::Str("loud".into())));
@@ -364,7 +373,9 @@ pub(crate) mod tests {
         let batch = logs_from_request(logs_request(vec![LogRecord::default(), big]), NOW);
         assert_eq!(batch.records.len(), 1);
         assert_eq!(batch.rejected.len(), 1);
-        assert!(batch.rejected[0].reason.starts_with("resourceLogs[0].scopeLogs[0].logRecords[1]: record of "));
+        assert!(batch.rejected[0]
+            .reason
+            .starts_with("resourceLogs[0].scopeLogs[0].logRecords[1]: record of "));
         assert_eq!(batch.rejected[0].line, None);
     }
 
@@ -415,8 +426,14 @@ pub(crate) mod tests {
         assert_eq!(sp.parent_span_id, "0102030405060708");
         assert_eq!((sp.name.as_str(), sp.kind), ("POST /pay", SpanKind::Server));
         assert_eq!((sp.start_ns, sp.duration_ns), (NOW - 2_000_000, 1_500_000));
-        assert_eq!((sp.status_code, sp.status_message.as_str()), (StatusCode::Error, "card declined"));
-        assert_eq!((sp.service.as_str(), sp.environment.as_str(), sp.host.as_str()), ("checkout", "prod", "web-1"));
+        assert_eq!(
+            (sp.status_code, sp.status_message.as_str()),
+            (StatusCode::Error, "card declined")
+        );
+        assert_eq!(
+            (sp.service.as_str(), sp.environment.as_str(), sp.host.as_str()),
+            ("checkout", "prod", "web-1")
+        );
         assert_eq!(sp.events[0].name, "exception");
         assert_eq!(sp.events[0].time_ns, NOW - 1_000_000);
         assert_eq!(sp.events[0].attributes[0].1, AttrValue::Str("카드 승인 거절".into()));
@@ -461,6 +478,19 @@ pub(crate) mod tests {
         fn protobuf_decoders_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
             let _ = decode_otlp_logs_protobuf(&bytes, NOW);
             let _ = decode_otlp_traces_protobuf(&bytes, NOW);
+        }
+
+        #[test]
+        fn protobuf_decoders_never_panic_on_mangled_requests(at in 0usize..4096, byte in proptest::prelude::any::<u8>()) {
+            let logs = logs_request(vec![LogRecord { body: s("결제가 실패했습니다"), trace_id: TRACE.to_vec(), ..Default::default() }]).encode_to_vec();
+            let traces = trace_request(vec![good_span()]).encode_to_vec();
+            for mut bytes in [logs, traces] {
+                let i = at % bytes.len();
+                bytes[i] = byte;
+                let _ = decode_otlp_logs_protobuf(&bytes, NOW);
+                let _ = decode_otlp_traces_protobuf(&bytes, NOW);
+                let _ = decode_otlp_traces_protobuf(&bytes[..i], NOW);
+            }
         }
     }
 }

@@ -1,1 +1,95 @@
-fn main() {}
+//! The `trawl` binary: the server and the command-line client.
+
+mod cli_ingest;
+mod cli_search;
+mod config;
+mod output;
+mod server;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "trawl", version, about = "Logs and traces of every service in one place, searchable in a second")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server: ingest endpoints, storage, search API.
+    Server(config::ServerArgs),
+    /// Send NDJSON records (one JSON object per line) from a file or `-` (stdin) to a server.
+    Ingest {
+        /// File to read, or `-` for standard input.
+        file: PathBuf,
+        #[arg(long, env = "TRAWL_SERVER", default_value = "http://127.0.0.1:7070")]
+        server: String,
+        /// Records per request.
+        #[arg(long, default_value_t = 5000)]
+        batch_size: usize,
+        /// Requests in flight at once.
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
+    },
+    /// Search records, newest first.
+    #[command(alias = "query")]
+    Search {
+        /// The query, e.g. `service:payment level:error "결제 실패"`.
+        #[arg(default_value = "")]
+        query: String,
+        /// Only records newer than this (e.g. 15m, 1h, 7d).
+        #[arg(long)]
+        since: Option<String>,
+        /// Start of the range (RFC 3339, epoch, or a duration ago).
+        #[arg(long)]
+        from: Option<String>,
+        /// End of the range.
+        #[arg(long)]
+        to: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        #[arg(long, value_enum, default_value = "table")]
+        format: output::Format,
+        #[arg(long, env = "TRAWL_SERVER", default_value = "http://127.0.0.1:7070")]
+        server: String,
+    },
+    /// Show every span and record of a trace, across services.
+    Trace {
+        trace_id: String,
+        #[arg(long, value_enum, default_value = "table")]
+        format: output::Format,
+        #[arg(long, env = "TRAWL_SERVER", default_value = "http://127.0.0.1:7070")]
+        server: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Server(args) => server::run(args),
+        other => {
+            output::quiet_broken_pipe();
+            match other {
+                Command::Ingest { file, server, batch_size, concurrency } => {
+                    cli_ingest::run(&file, &server, batch_size, concurrency)
+                }
+                Command::Search { query, since, from, to, limit, format, server } => {
+                    cli_search::search(&server, &query, since.or(from), to, limit, format)
+                }
+                Command::Trace { trace_id, format, server } => cli_search::trace(&server, &trace_id, format),
+                Command::Server(_) => unreachable!(),
+            }
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

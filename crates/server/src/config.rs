@@ -1,0 +1,119 @@
+//! Server configuration: defaults, then `trawl.toml`, then `TRAWL_*` environment variables,
+//! then flags (clap reads the environment and the flags; the file fills what they leave).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use serde::Deserialize;
+use trawl_storage::{Durability, StoreConfig};
+
+#[derive(clap::Args, Debug, Default)]
+pub struct ServerArgs {
+    /// Configuration file (default: ./trawl.toml when it exists).
+    #[arg(long, env = "TRAWL_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Main HTTP address: API, UI, OTLP/HTTP under /v1 (default 127.0.0.1:7070).
+    #[arg(long, env = "TRAWL_LISTEN")]
+    pub listen: Option<String>,
+    /// Data directory (default ./trawl-data).
+    #[arg(long, env = "TRAWL_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// OTLP/HTTP address, or `off` (default 127.0.0.1:4318).
+    #[arg(long, env = "TRAWL_OTLP_HTTP_LISTEN")]
+    pub otlp_http_listen: Option<String>,
+    /// OTLP/gRPC address, or `off` (default 127.0.0.1:4317).
+    #[arg(long, env = "TRAWL_OTLP_GRPC_LISTEN")]
+    pub otlp_grpc_listen: Option<String>,
+    /// `durable` (ack after fsync, default) or `buffered` (ack before fsync).
+    #[arg(long, env = "TRAWL_DURABILITY")]
+    pub durability: Option<String>,
+    /// Seconds after which the in-memory buffer is flushed into a segment (default 30).
+    #[arg(long, env = "TRAWL_FLUSH_SECONDS")]
+    pub flush_seconds: Option<u64>,
+    /// Largest request body in bytes (default 16 MiB).
+    #[arg(long, env = "TRAWL_MAX_BODY_BYTES")]
+    pub max_body_bytes: Option<usize>,
+}
+
+/// The `trawl.toml` file; every key is optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<String>,
+    data_dir: Option<PathBuf>,
+    otlp_http_listen: Option<String>,
+    otlp_grpc_listen: Option<String>,
+    durability: Option<String>,
+    flush_seconds: Option<u64>,
+    flush_max_items: Option<usize>,
+    max_body_bytes: Option<usize>,
+    max_decompressed_bytes: Option<usize>,
+    row_group_rows: Option<usize>,
+}
+
+#[derive(Debug)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    pub otlp_http_listen: Option<SocketAddr>,
+    pub otlp_grpc_listen: Option<SocketAddr>,
+    pub store: StoreConfig,
+    pub limits: trawl_api::Limits,
+}
+
+fn address(value: &str, what: &str) -> anyhow::Result<Option<SocketAddr>> {
+    if value.eq_ignore_ascii_case("off") || value.is_empty() {
+        return Ok(None);
+    }
+    value.parse().map(Some).with_context(|| format!("{what} {value:?} is not an address like 127.0.0.1:7070 or `off`"))
+}
+
+impl ServerConfig {
+    pub fn load(args: ServerArgs) -> anyhow::Result<ServerConfig> {
+        let file = match &args.config {
+            Some(path) => Some(path.clone()),
+            None => Some(PathBuf::from("trawl.toml")).filter(|p| p.exists()),
+        };
+        let file: FileConfig = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+                toml::from_str(&text).with_context(|| format!("invalid configuration in {}", path.display()))?
+            }
+            None => FileConfig::default(),
+        };
+        let listen = args.listen.or(file.listen).unwrap_or_else(|| "127.0.0.1:7070".into());
+        let Some(listen) = address(&listen, "listen")? else { bail!("the main listener cannot be switched off") };
+        let otlp_http = args.otlp_http_listen.or(file.otlp_http_listen).unwrap_or_else(|| "127.0.0.1:4318".into());
+        let otlp_grpc = args.otlp_grpc_listen.or(file.otlp_grpc_listen).unwrap_or_else(|| "127.0.0.1:4317".into());
+        let mut store = StoreConfig::new(args.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from("trawl-data")));
+        store.durability = match args.durability.or(file.durability).as_deref().unwrap_or("durable") {
+            "durable" => Durability::Durable,
+            "buffered" => Durability::Buffered,
+            other => bail!("durability {other:?} is not `durable` or `buffered`"),
+        };
+        if let Some(s) = args.flush_seconds.or(file.flush_seconds) {
+            store.flush_max_age = Duration::from_secs(s.max(1));
+        }
+        if let Some(n) = file.flush_max_items {
+            store.flush_max_items = n.max(1);
+        }
+        if let Some(n) = file.row_group_rows {
+            store.row_group_rows = n.max(1);
+        }
+        let mut limits = trawl_api::Limits::default();
+        if let Some(n) = args.max_body_bytes.or(file.max_body_bytes) {
+            limits.max_body_bytes = n;
+        }
+        if let Some(n) = file.max_decompressed_bytes {
+            limits.max_decompressed_bytes = n;
+        }
+        Ok(ServerConfig {
+            listen,
+            otlp_http_listen: address(&otlp_http, "otlp-http-listen")?,
+            otlp_grpc_listen: address(&otlp_grpc, "otlp-grpc-listen")?,
+            store,
+            limits,
+        })
+    }
+}

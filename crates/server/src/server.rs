@@ -1,0 +1,93 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use trawl_api::AppState;
+use trawl_storage::Store;
+
+use crate::config::{ServerArgs, ServerConfig};
+
+pub fn run(args: ServerArgs) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("TRAWL_LOG").unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let config = ServerConfig::load(args)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;
+    runtime.block_on(serve(config))
+}
+
+/// Binds every listener, serves until SIGINT or SIGTERM, then flushes and stops the store.
+pub async fn serve(config: ServerConfig) -> anyhow::Result<()> {
+    let data_dir = config.store.data_dir.clone();
+    let store = Arc::new(
+        tokio::task::spawn_blocking(move || Store::open(config.store))
+            .await?
+            .with_context(|| format!("cannot open the data directory {}", data_dir.display()))?,
+    );
+    let state = AppState::new(store.clone(), config.limits.clone());
+    let main = TcpListener::bind(config.listen).await.with_context(|| format!("cannot listen on {}", config.listen))?;
+    let mut addresses = vec![format!("api=http://{}", main.local_addr()?)];
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let mut tasks = tokio::task::JoinSet::new();
+    {
+        let app = trawl_api::router(state.clone());
+        let rx = stop_rx.clone();
+        tasks.spawn(async move { axum::serve(main, app).with_graceful_shutdown(stopped(rx)).await.context("api listener") });
+    }
+    if let Some(addr) = config.otlp_http_listen {
+        let listener = TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr} for OTLP/HTTP"))?;
+        addresses.push(format!("otlp-http=http://{}", listener.local_addr()?));
+        let app = trawl_api::otlp_http_only_router(state.clone());
+        let rx = stop_rx.clone();
+        tasks.spawn(async move { axum::serve(listener, app).with_graceful_shutdown(stopped(rx)).await.context("otlp http listener") });
+    }
+    if let Some(addr) = config.otlp_grpc_listen {
+        let listener = TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr} for OTLP/gRPC"))?;
+        addresses.push(format!("otlp-grpc={}", listener.local_addr()?));
+        let routes = trawl_api::grpc_routes(state.clone());
+        let rx = stop_rx.clone();
+        tasks.spawn(async move {
+            tonic::transport::Server::builder()
+                .add_routes(routes)
+                .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), stopped(rx))
+                .await
+                .context("otlp grpc listener")
+        });
+    }
+    // Tests and scripts read this line to find the ports.
+    println!("trawl listening {}", addresses.join(" "));
+    tracing::info!(data_dir = %store.config().data_dir.display(), "trawl started");
+
+    let outcome = tokio::select! {
+        _ = shutdown_signal() => Ok(()),
+        Some(result) = tasks.join_next() => result.context("listener task").and_then(|r| r),
+    };
+    tracing::info!("shutting down");
+    let _ = stop_tx.send(true);
+    let _ = tokio::time::timeout(Duration::from_secs(10), async { while tasks.join_next().await.is_some() {} }).await;
+    let s = store.clone();
+    tokio::task::spawn_blocking(move || s.shutdown(Duration::from_secs(30))).await?;
+    outcome
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => return std::future::pending().await,
+        };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
