@@ -233,6 +233,16 @@ class TrawlServer:
             out[name] = float(value)
         return out
 
+    def wait_flushed(self, timeout: float = 30.0) -> dict:
+        """Waits until at least one segment exists and nothing is left in the memory buffer."""
+        deadline = time.monotonic() + timeout
+        while True:
+            stats = self.stats()
+            if stats["n_segments"] > 0 and stats["buffered_records"] == 0 and stats["buffered_spans"] == 0:
+                return stats
+            assert time.monotonic() < deadline, f"buffer not flushed into segments within {timeout}s: {stats}"
+            time.sleep(0.1)
+
     def healthy(self) -> bool:
         try:
             return self.alive() and self.http.get(self.url("/health"), timeout=5).status_code == 200 \
@@ -245,6 +255,8 @@ class TrawlServer:
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "slow: takes more than a minute")
+    # The SDK's own LoggingHandler is what the tests mean to exercise.
+    config.addinivalue_line("filterwarnings", "ignore:`LoggingHandler` in `opentelemetry-sdk` is deprecated:DeprecationWarning")
 
 
 _SERVERS_KEY = pytest.StashKey[list]()
@@ -287,13 +299,20 @@ def make_server(trawl_bin, tmp_path, request):
         return server
 
     yield make
-    for s in servers:
+    problems = []
+    for i, s in enumerate(servers):
+        if not s.alive():
+            continue
         try:
-            s.stop(timeout=20)
-        except AssertionError:
-            pass
+            rc = s.stop(timeout=20)
+            if rc != 0:
+                problems.append(f"server #{i} exited with {rc} after SIGTERM:\n{s.stderr_tail()}")
+        except AssertionError as e:
+            problems.append(str(e))
         finally:
             s.kill9()
+    if problems:
+        pytest.fail("\n\n".join(problems), pytrace=False)
 
 
 @pytest.fixture

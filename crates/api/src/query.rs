@@ -19,7 +19,11 @@ pub struct SearchParams {
     pub limit: Option<usize>,
 }
 
-pub async fn search_get(State(state): State<AppState>, Query(params): Query<SearchParams>) -> Result<Json<serde_json::Value>, ApiError> {
+pub async fn search_get(
+    State(state): State<AppState>,
+    params: Result<Query<SearchParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Query(params) = params.map_err(|e| ApiError::bad_request("invalid_parameters", e.body_text()))?;
     run_search(state, params).await
 }
 

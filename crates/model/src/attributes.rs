@@ -95,6 +95,30 @@ pub fn attributes_to_json(attributes: &Attributes) -> serde_json::Value {
     serde_json::Value::Object(map)
 }
 
+/// Attributes as the text of one flat JSON object, written directly (no intermediate map).
+pub fn attributes_to_json_string(attributes: &Attributes) -> String {
+    use std::io::Write;
+    let mut out: Vec<u8> = Vec::with_capacity(2 + attributes.len() * 32);
+    out.push(b'{');
+    for (i, (key, value)) in attributes.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        // Writing into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut out, key);
+        out.push(b':');
+        let _ = match value {
+            AttrValue::Str(s) => serde_json::to_writer(&mut out, s),
+            AttrValue::Int(n) => write!(out, "{n}").map_err(serde_json::Error::io),
+            AttrValue::Float(f) if f.is_finite() => serde_json::to_writer(&mut out, f),
+            AttrValue::Float(f) => serde_json::to_writer(&mut out, &f.to_string()),
+            AttrValue::Bool(b) => serde_json::to_writer(&mut out, b),
+        };
+    }
+    out.push(b'}');
+    String::from_utf8(out).unwrap_or_else(|_| "{}".to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,6 +136,20 @@ mod tests {
                 ("tags".to_string(), AttrValue::Str("[\"a\",1]".into())),
             ]
         );
+    }
+
+    #[test]
+    fn json_string_matches_the_json_value() {
+        let attrs: Attributes = vec![
+            ("a.b".into(), AttrValue::Str("결제 \"x\"\n".into())),
+            ("n".into(), AttrValue::Int(-5)),
+            ("f".into(), AttrValue::Float(1.5)),
+            ("inf".into(), AttrValue::Float(f64::INFINITY)),
+            ("t".into(), AttrValue::Bool(true)),
+        ];
+        let parsed: serde_json::Value = serde_json::from_str(&attributes_to_json_string(&attrs)).unwrap();
+        assert_eq!(parsed, attributes_to_json(&attrs));
+        assert_eq!(attributes_to_json_string(&Vec::new()), "{}");
     }
 
     #[test]

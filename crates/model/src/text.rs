@@ -15,7 +15,7 @@ pub fn is_cjk(c: char) -> bool {
 }
 
 pub fn has_cjk(text: &str) -> bool {
-    text.chars().any(is_cjk)
+    !text.is_ascii() && text.chars().any(is_cjk)
 }
 
 /// The words of `text`, in order, as slices of it.

@@ -26,6 +26,22 @@ fn epoch_to_ns(x: f64) -> Option<i64> {
     Some(ns as i64)
 }
 
+/// [`epoch_to_ns`] for integers, exact (no rounding through floating point).
+fn epoch_int_to_ns(n: i64) -> Option<i64> {
+    if n < 0 {
+        return None;
+    }
+    if n < 100_000_000_000 {
+        n.checked_mul(1_000_000_000)
+    } else if n < 100_000_000_000_000 {
+        n.checked_mul(1_000_000)
+    } else if n < 100_000_000_000_000_000 {
+        n.checked_mul(1_000)
+    } else {
+        Some(n)
+    }
+}
+
 /// Parses RFC 3339 (also with a space instead of `T`, or without an offset, taken as UTC) or an
 /// epoch number in s/ms/us/ns written as text.
 pub fn parse_time_str(text: &str) -> Option<i64> {
@@ -34,9 +50,8 @@ pub fn parse_time_str(text: &str) -> Option<i64> {
         return None;
     }
     if t.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
-        // Keep integer precision for nanosecond inputs that f64 would round.
-        if let Some(ns) = t.parse::<i64>().ok().filter(|n| *n >= 100_000_000_000_000_000) {
-            return Some(ns);
+        if let Ok(n) = t.parse::<i64>() {
+            return epoch_int_to_ns(n);
         }
         return epoch_to_ns(t.parse::<f64>().ok()?);
     }
@@ -57,14 +72,10 @@ pub fn parse_time_str(text: &str) -> Option<i64> {
 /// A timestamp from a JSON number or string.
 pub fn parse_time_value(value: &serde_json::Value) -> Option<i64> {
     match value {
-        serde_json::Value::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                if i >= 100_000_000_000_000_000 {
-                    return Some(i);
-                }
-            }
-            epoch_to_ns(n.as_f64()?)
-        }
+        serde_json::Value::Number(n) => match n.as_i64() {
+            Some(i) => epoch_int_to_ns(i),
+            None => epoch_to_ns(n.as_f64()?),
+        },
         serde_json::Value::String(s) => parse_time_str(s),
         _ => None,
     }
@@ -125,6 +136,8 @@ mod tests {
         assert_eq!(parse_time_str("1764000000000000123"), Some(ns + 123));
         assert_eq!(parse_time_value(&serde_json::json!(1764000000.5)), Some(ns + 500_000_000));
         assert_eq!(parse_time_value(&serde_json::json!(1764000000000000123i64)), Some(ns + 123));
+        assert_eq!(parse_time_value(&serde_json::json!(1795700026007i64)), Some(1_795_700_026_007_000_000));
+        assert_eq!(parse_time_str("1795700026007123"), Some(1_795_700_026_007_123_000));
     }
 
     #[test]

@@ -1,6 +1,8 @@
 use serde::{Deserialize, Serialize};
 
-/// A split-free Bloom filter with double hashing over xxh3-128, sized for ~1 % false positives.
+/// A Bloom filter with double hashing over one xxh3-64 hash per item, sized for ~1 % false
+/// positives. Items are hashed once ([`Bloom::hash`]) so a writer can deduplicate hashes cheaply
+/// before sizing the filter.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Bloom {
     bits: Vec<u64>,
@@ -14,19 +16,29 @@ impl Bloom {
         Bloom { bits: vec![0; n_bits.div_ceil(64)], n_hashes: 7 }
     }
 
-    fn positions(&self, item: &[u8]) -> impl Iterator<Item = usize> {
-        let h = xxhash_rust::xxh3::xxh3_128(item);
-        let (h1, h2) = (h as u64, (h >> 64) as u64 | 1);
+    /// The hash of an item, as [`Bloom::insert_hash`] takes it.
+    pub fn hash(item: &[u8]) -> u64 {
+        xxhash_rust::xxh3::xxh3_64(item)
+    }
+
+    fn positions(&self, h: u64) -> impl Iterator<Item = usize> {
+        let (h1, h2) = (h, h.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(31) | 1);
         let n_bits = (self.bits.len() * 64) as u64;
         (0..self.n_hashes as u64).map(move |i| (h1.wrapping_add(i.wrapping_mul(h2)) % n_bits) as usize)
     }
 
     pub fn insert(&mut self, item: &[u8]) {
+        self.insert_hash(Bloom::hash(item));
+    }
+
+    pub fn insert_hash(&mut self, hash: u64) {
         if self.bits.is_empty() {
             return;
         }
-        let positions: Vec<usize> = self.positions(item).collect();
-        for p in positions {
+        let n_bits = (self.bits.len() * 64) as u64;
+        let (h1, h2) = (hash, hash.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(31) | 1);
+        for i in 0..self.n_hashes as u64 {
+            let p = (h1.wrapping_add(i.wrapping_mul(h2)) % n_bits) as usize;
             self.bits[p / 64] |= 1 << (p % 64);
         }
     }
@@ -36,7 +48,7 @@ impl Bloom {
         if self.bits.is_empty() {
             return true;
         }
-        self.positions(item).all(|p| self.bits[p / 64] & (1 << (p % 64)) != 0)
+        self.positions(Bloom::hash(item)).all(|p| self.bits[p / 64] & (1 << (p % 64)) != 0)
     }
 
     pub fn size_bytes(&self) -> usize {

@@ -18,7 +18,7 @@ pub struct StoreConfig {
     pub buffered_sync_interval: Duration,
     /// Flush the buffer into a segment when it holds this many records and spans...
     pub flush_max_items: usize,
-    /// ...or this many bytes (approximate, in memory)...
+    /// ...or this many bytes of memory (estimated)...
     pub flush_max_bytes: usize,
     /// ...or when its oldest write is this old.
     pub flush_max_age: Duration,
@@ -37,10 +37,10 @@ impl StoreConfig {
             data_dir: data_dir.into(),
             durability: Durability::Durable,
             buffered_sync_interval: Duration::from_millis(200),
-            flush_max_items: 250_000,
-            flush_max_bytes: 128 * 1024 * 1024,
+            flush_max_items: 100_000,
+            flush_max_bytes: 32 * 1024 * 1024,
             flush_max_age: Duration::from_secs(30),
-            max_pending_flush_bytes: 1024 * 1024 * 1024,
+            max_pending_flush_bytes: 96 * 1024 * 1024,
             max_queued_writes: 4096,
             row_group_rows: 32 * 1024,
             tenant: crate::filenames::DEFAULT_TENANT.to_string(),

@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! <data-dir>/
+//!   LOCK                 held by the running process
 //!   metastore.sqlite
 //!   wal/wal-<seq>.log
 //!   segments/<tenant>/<yyyy-mm-dd>/<kind>-<wal seq>.parquet   immutable once registered
@@ -16,6 +17,8 @@ use std::path::{Path, PathBuf};
 pub const FORMAT_VERSION: u32 = 1;
 pub const DEFAULT_TENANT: &str = "default";
 pub const METASTORE_FILE: &str = "metastore.sqlite";
+/// Locked while a process has the data directory open.
+pub const LOCK_FILE: &str = "LOCK";
 pub const WAL_DIR: &str = "wal";
 pub const SEGMENTS_DIR: &str = "segments";
 pub const SEGMENT_EXT: &str = "parquet";

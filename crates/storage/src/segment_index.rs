@@ -82,10 +82,46 @@ impl RowGroupIndex {
     }
 }
 
+/// Hashes seen in one row group, deduplicated before the Bloom filter is sized.
+#[derive(Default)]
+struct HashSet64(std::collections::HashSet<u64, std::hash::BuildHasherDefault<IdentityHasher>>);
+
+/// The keys are already xxh3 hashes: hashing them again would only cost time.
+#[derive(Default)]
+struct IdentityHasher(u64);
+
+impl std::hash::Hasher for IdentityHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 << 8) | *b as u64;
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+impl HashSet64 {
+    fn add(&mut self, item: &str) {
+        self.0.insert(Bloom::hash(item.as_bytes()));
+    }
+
+    fn into_bloom(self) -> Bloom {
+        let mut bloom = Bloom::with_capacity(self.0.len());
+        for h in self.0 {
+            bloom.insert_hash(h);
+        }
+        bloom
+    }
+}
+
 /// Builds the index of one row group; `services` is the segment's sorted service list.
-pub(crate) fn index_records(records: &[Record], services: &[String]) -> RowGroupIndex {
-    let mut terms = std::collections::HashSet::new();
-    let mut trace_ids = std::collections::HashSet::new();
+pub(crate) fn index_records(records: &[&Record], services: &[String]) -> RowGroupIndex {
+    let mut terms = HashSet64::default();
+    let mut trace_ids = HashSet64::default();
     let mut levels_mask = 0;
     let mut service_ids = std::collections::BTreeSet::new();
     for r in records {
@@ -94,13 +130,9 @@ pub(crate) fn index_records(records: &[Record], services: &[String]) -> RowGroup
             service_ids.insert(i as u32);
         }
         if !r.trace_id.is_empty() {
-            trace_ids.insert(r.trace_id.as_str());
+            trace_ids.add(&r.trace_id);
         }
-        record_terms(r, |t| {
-            if !terms.contains(t) {
-                terms.insert(t.to_string());
-            }
-        });
+        record_terms(r, |t| terms.add(t));
     }
     RowGroupIndex {
         n_rows: records.len() as u64,
@@ -108,8 +140,8 @@ pub(crate) fn index_records(records: &[Record], services: &[String]) -> RowGroup
         max_time_ns: records.iter().map(|r| r.time_ns).max().unwrap_or(0),
         services: service_ids.into_iter().collect(),
         levels_mask,
-        trace_ids: bloom_of(trace_ids.iter().map(|s| s.as_bytes())),
-        terms: bloom_of(terms.iter().map(|s| s.as_bytes())),
+        trace_ids: trace_ids.into_bloom(),
+        terms: terms.into_bloom(),
     }
 }
 
@@ -118,7 +150,10 @@ pub(crate) fn index_records(records: &[Record], services: &[String]) -> RowGroup
 pub fn record_terms(r: &Record, mut emit: impl FnMut(&str)) {
     text::index_terms(&r.body, &mut emit);
     for (_, v) in &r.attributes {
-        text::index_terms(&v.to_text(), &mut emit);
+        match v {
+            trawl_model::AttrValue::Str(s) => text::index_terms(s, &mut emit),
+            other => text::index_terms(&other.to_text(), &mut emit),
+        }
     }
     if !r.trace_id.is_empty() {
         emit(&r.trace_id);
@@ -128,9 +163,9 @@ pub fn record_terms(r: &Record, mut emit: impl FnMut(&str)) {
     }
 }
 
-pub(crate) fn index_spans(spans: &[Span], services: &[String]) -> RowGroupIndex {
-    let mut terms = std::collections::HashSet::new();
-    let mut trace_ids = std::collections::HashSet::new();
+pub(crate) fn index_spans(spans: &[&Span], services: &[String]) -> RowGroupIndex {
+    let mut terms = HashSet64::default();
+    let mut trace_ids = HashSet64::default();
     let mut service_ids = std::collections::BTreeSet::new();
     let mut levels_mask = 0;
     for s in spans {
@@ -138,12 +173,8 @@ pub(crate) fn index_spans(spans: &[Span], services: &[String]) -> RowGroupIndex 
             service_ids.insert(i as u32);
         }
         levels_mask |= level_bit(if s.status_code == trawl_model::StatusCode::Error { Level::Error } else { Level::Info });
-        trace_ids.insert(s.trace_id.as_str());
-        let mut emit = |t: &str| {
-            if !terms.contains(t) {
-                terms.insert(t.to_string());
-            }
-        };
+        trace_ids.add(&s.trace_id);
+        let mut emit = |t: &str| terms.add(t);
         text::index_terms(&s.name, &mut emit);
         text::index_terms(&s.status_message, &mut emit);
         for (_, v) in &s.attributes {
@@ -156,17 +187,9 @@ pub(crate) fn index_spans(spans: &[Span], services: &[String]) -> RowGroupIndex 
         max_time_ns: spans.iter().map(|s| s.start_ns).max().unwrap_or(0),
         services: service_ids.into_iter().collect(),
         levels_mask,
-        trace_ids: bloom_of(trace_ids.iter().map(|s| s.as_bytes())),
-        terms: bloom_of(terms.iter().map(|s| s.as_bytes())),
+        trace_ids: trace_ids.into_bloom(),
+        terms: terms.into_bloom(),
     }
-}
-
-fn bloom_of<'a>(items: impl ExactSizeIterator<Item = &'a [u8]>) -> Bloom {
-    let mut bloom = Bloom::with_capacity(items.len());
-    for item in items {
-        bloom.insert(item);
-    }
-    bloom
 }
 
 impl SegmentIndex {
@@ -226,7 +249,7 @@ mod tests {
         r.trace_id = "abcd".into();
         r.body = "결제가 실패했습니다 timeout".into();
         let services = vec!["payment".to_string()];
-        let rg = index_records(&[r], &services);
+        let rg = index_records(&[&r], &services);
         assert!(rg.may_contain_terms(&trawl_model::text::required_terms("실패")));
         assert!(rg.may_contain_terms(&["timeout".to_string()]));
         assert!(rg.may_contain_trace("abcd"));

@@ -246,8 +246,8 @@ mod tests {
     fn records_segment_round_trips_in_time_order() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("records-1.parquet");
-        let mut records: Vec<Record> = (0..10).rev().map(|i| record(i, "결제가 실패했습니다")).collect();
-        let index = write_records_segment(&path, "default", &mut records, 4).unwrap();
+        let records: Vec<Record> = (0..10).rev().map(|i| record(i, "결제가 실패했습니다")).collect();
+        let index = write_records_segment(&path, "default", &mut records.iter().collect::<Vec<_>>(), 4).unwrap();
         assert_eq!(index.row_groups.len(), 3);
         assert_eq!(SegmentIndex::read(&index_path_for(&path)).unwrap(), index);
         let back = read_all_records(&path, 3);
@@ -282,7 +282,7 @@ mod tests {
             events: vec![SpanEvent { time_ns: 6, name: "exception".into(), attributes: vec![("exception.type".into(), AttrValue::Str("Timeout".into()))] }],
             links: vec![SpanLink { trace_id: "ef".repeat(16), span_id: "01".repeat(8), attributes: vec![] }],
         };
-        write_spans_segment(&path, "default", &mut [span.clone()], 100).unwrap();
+        write_spans_segment(&path, "default", &mut [&span], 100).unwrap();
         let batches = read_span_batches(&path, vec![0]).unwrap();
         let c = SpanColumns::new(&batches[0], &path).unwrap();
         assert_eq!(span_from_batch(&c, 0), span);
@@ -292,8 +292,8 @@ mod tests {
     fn corrupt_segment_is_an_error_not_a_panic() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("records-1.parquet");
-        let mut records = vec![record(1, "hello")];
-        write_records_segment(&path, "default", &mut records, 10).unwrap();
+        let records = vec![record(1, "hello")];
+        write_records_segment(&path, "default", &mut records.iter().collect::<Vec<_>>(), 10).unwrap();
         let mut bytes = std::fs::read(&path).unwrap();
         let n = bytes.len();
         for b in &mut bytes[n / 3..n / 2] {
@@ -312,8 +312,8 @@ mod tests {
         fn any_text_round_trips(bodies in proptest::collection::vec(any::<String>(), 1..20)) {
             let dir = tempfile::tempdir().unwrap();
             let path = dir.path().join("records-1.parquet");
-            let mut records: Vec<Record> = bodies.iter().enumerate().map(|(i, b)| record(i as i64, b)).collect();
-            write_records_segment(&path, "default", &mut records, 7).unwrap();
+            let records: Vec<Record> = bodies.iter().enumerate().map(|(i, b)| record(i as i64, b)).collect();
+            write_records_segment(&path, "default", &mut records.iter().collect::<Vec<_>>(), 7).unwrap();
             let n_rg = bodies.len().div_ceil(7);
             let back = read_all_records(&path, n_rg);
             let got: Vec<&str> = back.iter().map(|r| r.body.as_str()).collect();

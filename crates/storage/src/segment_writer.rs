@@ -15,7 +15,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
-use trawl_model::{attributes_to_json, Record, Span};
+use trawl_model::{attributes_to_json, attributes_to_json_string, Record, Span};
 
 use crate::filenames::{index_path_for, FORMAT_VERSION, META_FORMAT_VERSION, META_KIND, META_TENANT};
 use crate::segment_index::{index_records, index_spans, RowGroupIndex, SegmentIndex, SegmentKind};
@@ -81,7 +81,7 @@ fn timestamps(it: impl Iterator<Item = i64>) -> ArrayRef {
     Arc::new(TimestampNanosecondArray::from_iter_values(it).with_timezone("UTC"))
 }
 
-fn record_batch(records: &[Record]) -> Result<RecordBatch, StoreError> {
+fn record_batch(records: &[&Record]) -> Result<RecordBatch, StoreError> {
     let columns: Vec<ArrayRef> = vec![
         timestamps(records.iter().map(|r| r.time_ns)),
         timestamps(records.iter().map(|r| r.observed_time_ns)),
@@ -93,14 +93,14 @@ fn record_batch(records: &[Record]) -> Result<RecordBatch, StoreError> {
         strings(records.iter().map(|r| r.trace_id.as_str())),
         strings(records.iter().map(|r| r.span_id.as_str())),
         strings(records.iter().map(|r| r.body.as_str())),
-        json_strings(records.iter().map(|r| attributes_to_json(&r.attributes))),
-        json_strings(records.iter().map(|r| attributes_to_json(&r.resource))),
+        Arc::new(StringArray::from_iter_values(records.iter().map(|r| attributes_to_json_string(&r.attributes)))),
+        Arc::new(StringArray::from_iter_values(records.iter().map(|r| attributes_to_json_string(&r.resource)))),
     ];
     RecordBatch::try_new(record_schema(), columns).map_err(|e| StoreError::Internal(e.to_string()))
 }
 
-fn span_batch(spans: &[Span]) -> Result<RecordBatch, StoreError> {
-    let events = |s: &Span| {
+fn span_batch(spans: &[&Span]) -> Result<RecordBatch, StoreError> {
+    let events = |s: &&Span| {
         serde_json::Value::Array(
             s.events
                 .iter()
@@ -108,7 +108,7 @@ fn span_batch(spans: &[Span]) -> Result<RecordBatch, StoreError> {
                 .collect(),
         )
     };
-    let links = |s: &Span| {
+    let links = |s: &&Span| {
         serde_json::Value::Array(
             s.links
                 .iter()
@@ -129,8 +129,8 @@ fn span_batch(spans: &[Span]) -> Result<RecordBatch, StoreError> {
         strings(spans.iter().map(|s| s.kind.as_str())),
         strings(spans.iter().map(|s| s.status_code.as_str())),
         strings(spans.iter().map(|s| s.status_message.as_str())),
-        json_strings(spans.iter().map(|s| attributes_to_json(&s.attributes))),
-        json_strings(spans.iter().map(|s| attributes_to_json(&s.resource))),
+        Arc::new(StringArray::from_iter_values(spans.iter().map(|s| attributes_to_json_string(&s.attributes)))),
+        Arc::new(StringArray::from_iter_values(spans.iter().map(|s| attributes_to_json_string(&s.resource)))),
         json_strings(spans.iter().map(events)),
         json_strings(spans.iter().map(links)),
     ];
@@ -141,6 +141,9 @@ fn writer_properties(kind: SegmentKind, tenant: &str, row_group_rows: usize) -> 
     WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("valid zstd level")))
         .set_max_row_group_row_count(Some(row_group_rows))
+        // Random ids never repeat within a row group: a dictionary would only cost time.
+        .set_column_dictionary_enabled("trace_id".into(), false)
+        .set_column_dictionary_enabled("span_id".into(), false)
         .set_key_value_metadata(Some(vec![
             KeyValue::new(META_FORMAT_VERSION.to_string(), FORMAT_VERSION.to_string()),
             KeyValue::new(META_TENANT.to_string(), tenant.to_string()),
@@ -155,10 +158,10 @@ fn write_segment<T>(
     path: &Path,
     tenant: &str,
     kind: SegmentKind,
-    items: &[T],
+    items: &[&T],
     row_group_rows: usize,
-    to_batch: impl Fn(&[T]) -> Result<RecordBatch, StoreError>,
-    to_index: impl Fn(&[T], &[String]) -> RowGroupIndex,
+    to_batch: impl Fn(&[&T]) -> Result<RecordBatch, StoreError>,
+    to_index: impl Fn(&[&T], &[String]) -> RowGroupIndex,
     service_of: impl Fn(&T) -> &str,
     time_of: impl Fn(&T) -> i64,
 ) -> Result<SegmentIndex, StoreError> {
@@ -188,8 +191,8 @@ fn write_segment<T>(
         kind,
         tenant: tenant.to_string(),
         n_rows: items.len() as u64,
-        min_time_ns: items.iter().map(&time_of).min().unwrap_or(0),
-        max_time_ns: items.iter().map(&time_of).max().unwrap_or(0),
+        min_time_ns: items.iter().map(|i| time_of(i)).min().unwrap_or(0),
+        max_time_ns: items.iter().map(|i| time_of(i)).max().unwrap_or(0),
         services,
         levels_mask: row_groups.iter().fold(0, |m, rg| m | rg.levels_mask),
         row_groups,
@@ -205,7 +208,7 @@ fn write_segment<T>(
 pub fn write_records_segment(
     path: &Path,
     tenant: &str,
-    records: &mut [Record],
+    records: &mut [&Record],
     row_group_rows: usize,
 ) -> Result<SegmentIndex, StoreError> {
     records.sort_by_key(|r| r.time_ns);
@@ -216,7 +219,7 @@ pub fn write_records_segment(
 pub fn write_spans_segment(
     path: &Path,
     tenant: &str,
-    spans: &mut [Span],
+    spans: &mut [&Span],
     row_group_rows: usize,
 ) -> Result<SegmentIndex, StoreError> {
     spans.sort_by_key(|s| s.start_ns);

@@ -88,7 +88,12 @@ struct Inner {
     metrics: StoreMetrics,
     ready: AtomicBool,
     shutting_down: AtomicBool,
-    last_error: Mutex<Option<String>>,
+    /// Set by the writer thread as it exits, after its last freeze: from then on nothing new
+    /// can be frozen, so the flusher may stop once the frozen queue is empty.
+    writer_stopped: AtomicBool,
+    /// Current trouble by source (`wal_open`, `wal_write`, `wal_rotate`, `flush`); a source's
+    /// entry goes away when it next succeeds.
+    errors: Mutex<std::collections::BTreeMap<&'static str, String>>,
     corrupt_files: Mutex<Vec<String>>,
     /// Signalled when something was frozen, flushed, or on shutdown.
     flush_cv: Condvar,
@@ -100,6 +105,8 @@ pub struct Store {
     inner: Arc<Inner>,
     tx: SyncSender<Msg>,
     threads: Mutex<Vec<JoinHandle<()>>>,
+    /// Held for the life of the store: one process per data directory.
+    lock: Mutex<Option<std::fs::File>>,
 }
 
 impl Store {
@@ -108,6 +115,19 @@ impl Store {
     /// replays the WAL before taking writes (see [`Store::is_ready`]).
     pub fn open(config: StoreConfig) -> Result<Store, StoreError> {
         std::fs::create_dir_all(&config.data_dir).map_err(|e| StoreError::io(&config.data_dir, e))?;
+        let lock_path = config.data_dir.join(filenames::LOCK_FILE);
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| StoreError::io(&lock_path, e))?;
+        if lock.try_lock().is_err() {
+            return Err(StoreError::Unavailable(format!(
+                "data directory {} is in use by another trawl process",
+                config.data_dir.display()
+            )));
+        }
         let metastore = Metastore::open(&config.data_dir.join(filenames::METASTORE_FILE))?;
         let flushed_through = metastore.flushed_through()?;
         let rows = metastore.segments()?;
@@ -135,7 +155,8 @@ impl Store {
             metrics,
             ready: AtomicBool::new(false),
             shutting_down: AtomicBool::new(false),
-            last_error: Mutex::new(None),
+            writer_stopped: AtomicBool::new(false),
+            errors: Mutex::default(),
             corrupt_files: Mutex::new(corrupt),
             flush_cv: Condvar::new(),
             flush_lock: Mutex::new(()),
@@ -156,7 +177,7 @@ impl Store {
                 .spawn(move || flusher_thread(inner))
                 .map_err(|e| StoreError::Internal(format!("cannot start flusher thread: {e}")))?
         };
-        Ok(Store { inner, tx, threads: Mutex::new(vec![writer, flusher]) })
+        Ok(Store { inner, tx, threads: Mutex::new(vec![writer, flusher]), lock: Mutex::new(Some(lock)) })
     }
 
     /// True once the WAL has been replayed and writes are taken.
@@ -174,6 +195,7 @@ impl Store {
 
     /// Queues a write; `done` runs on the writer thread once the write is durable (or
     /// acknowledged, in buffered mode) and visible to queries, or with the reason it was not.
+    /// May block up to two seconds when flushing is behind; call it off the async reactor.
     pub fn write(&self, records: Vec<Record>, spans: Vec<Span>, done: impl FnOnce(Result<(), StoreError>) + Send + 'static) {
         if self.inner.shutting_down.load(Ordering::Relaxed) {
             return done(Err(StoreError::ShuttingDown));
@@ -181,10 +203,21 @@ impl Store {
         if records.is_empty() && spans.is_empty() {
             return done(Ok(()));
         }
-        let pending = self.inner.mem.read().frozen_bytes;
-        if pending > self.inner.config.max_pending_flush_bytes {
+        // Over the cap, wait a little for the flusher before refusing: a short stall is kinder
+        // to clients than a retry after a second.
+        let cap = self.inner.config.max_pending_flush_bytes;
+        let mut pending = self.inner.mem.read().frozen_bytes;
+        if pending > cap {
+            let deadline = Instant::now() + Duration::from_secs(2);
+            let mut guard = self.inner.flush_lock.lock();
+            while pending > cap && !self.inner.flush_cv.wait_until(&mut guard, deadline).timed_out() {
+                pending = self.inner.mem.read().frozen_bytes;
+            }
+            pending = self.inner.mem.read().frozen_bytes;
+        }
+        if pending > cap {
             self.inner.metrics.writes_refused_overload.fetch_add(1, Ordering::Relaxed);
-            let why = self.inner.last_error.lock().clone().unwrap_or_else(|| "segments are being written".into());
+            let why = last_error(&self.inner).unwrap_or_else(|| "segments are being written".into());
             return done(Err(StoreError::Overloaded(format!(
                 "flushing is behind: {} MiB wait for segment writes ({why})",
                 pending / (1024 * 1024)
@@ -254,7 +287,7 @@ impl Store {
             n_segments: segments.len(),
             segment_bytes: segments.iter().map(|s| s.n_bytes).sum(),
             wal_bytes: trawl_wal::disk_bytes(&filenames::wal_dir(&self.inner.config.data_dir)),
-            last_error: self.inner.last_error.lock().clone(),
+            last_error: last_error(&self.inner),
             corrupt_files: self.inner.corrupt_files.lock().clone(),
         }
     }
@@ -279,7 +312,9 @@ impl Store {
         let deadline = Instant::now() + timeout;
         {
             let mut guard = self.inner.flush_lock.lock();
-            while !self.inner.mem.read().frozen.is_empty() && Instant::now() < deadline {
+            while (!self.inner.writer_stopped.load(Ordering::SeqCst) || !self.inner.mem.read().frozen.is_empty())
+                && Instant::now() < deadline
+            {
                 let _ = self.inner.flush_cv.wait_until(&mut guard, deadline);
             }
         }
@@ -288,6 +323,17 @@ impl Store {
         for t in threads {
             let _ = t.join();
         }
+    }
+}
+
+impl Store {
+    /// Lets go of the data directory without flushing or stopping anything, as a crash would:
+    /// for tests that reopen the directory in the same process.
+    #[doc(hidden)]
+    pub fn simulate_crash(self) {
+        self.inner.shutting_down.store(true, Ordering::SeqCst);
+        self.lock.lock().take();
+        std::mem::forget(self);
     }
 }
 
@@ -329,13 +375,14 @@ fn writer_thread(inner: Arc<Inner>, rx: mpsc::Receiver<Msg>, flushed_through: u6
     let mut wal = loop {
         match Wal::open(&wal_dir, flushed_through) {
             Ok((wal, replay)) => {
+                clear_error(&inner, "wal_open");
                 replay_into(&inner, replay);
                 break wal;
             }
             Err(e) => {
                 // Typically a full or read-only disk: keep trying, the server stays not-ready.
                 tracing::error!(error = %e, "cannot open wal; retrying");
-                *inner.last_error.lock() = Some(e.to_string());
+                set_error(&inner, "wal_open", format!("cannot open the wal: {e}"));
                 std::thread::sleep(Duration::from_secs(1));
                 if inner.shutting_down.load(Ordering::Relaxed) {
                     return;
@@ -349,7 +396,7 @@ fn writer_thread(inner: Arc<Inner>, rx: mpsc::Receiver<Msg>, flushed_through: u6
     inner.ready.store(true, Ordering::Release);
     tracing::info!("wal replay done, taking writes");
 
-    let mut last_sync = Instant::now();
+    let mut timers = WriterTimers { last_sync: Instant::now(), freeze_retry_at: None };
     let mut pending: Option<Msg> = None;
     loop {
         let msg = match pending.take() {
@@ -357,7 +404,7 @@ fn writer_thread(inner: Arc<Inner>, rx: mpsc::Receiver<Msg>, flushed_through: u6
             None => match rx.recv_timeout(next_wakeup(&inner)) {
                 Ok(m) => m,
                 Err(RecvTimeoutError::Timeout) => {
-                    periodic(&inner, &mut wal, &mut last_sync);
+                    periodic(&inner, &mut wal, &mut timers);
                     continue;
                 }
                 Err(RecvTimeoutError::Disconnected) => break,
@@ -380,8 +427,8 @@ fn writer_thread(inner: Arc<Inner>, rx: mpsc::Receiver<Msg>, flushed_through: u6
                         Err(_) => break,
                     }
                 }
-                commit(&inner, &mut wal, batch, &mut last_sync);
-                periodic(&inner, &mut wal, &mut last_sync);
+                commit(&inner, &mut wal, batch, &mut timers.last_sync);
+                periodic(&inner, &mut wal, &mut timers);
             }
             Msg::Flush(ack) => {
                 if let Err(e) = freeze(&inner, &mut wal) {
@@ -404,7 +451,23 @@ fn writer_thread(inner: Arc<Inner>, rx: mpsc::Receiver<Msg>, flushed_through: u6
             (r.done)(Err(StoreError::ShuttingDown));
         }
     }
+    inner.writer_stopped.store(true, Ordering::SeqCst);
+    let _guard = inner.flush_lock.lock();
     inner.flush_cv.notify_all();
+}
+
+fn set_error(inner: &Inner, source: &'static str, message: String) {
+    inner.errors.lock().insert(source, message);
+}
+
+fn clear_error(inner: &Inner, source: &'static str) {
+    inner.errors.lock().remove(source);
+}
+
+/// Every current trouble in one line, None when all is well.
+fn last_error(inner: &Inner) -> Option<String> {
+    let errors = inner.errors.lock();
+    (!errors.is_empty()).then(|| errors.values().cloned().collect::<Vec<_>>().join("; "))
 }
 
 fn replay_into(inner: &Inner, replay: trawl_wal::Replay) {
@@ -471,13 +534,13 @@ fn commit(inner: &Inner, wal: &mut Wal, batch: Vec<WriteRequest>, last_sync: &mu
         inner.metrics.wal_write_errors.fetch_add(1, Ordering::Relaxed);
         let reason = format!("cannot write the wal ({e}); nothing of this request was acknowledged, retry later");
         tracing::error!(error = %e, requests = batch.len(), "wal write failed");
-        *inner.last_error.lock() = Some(reason.clone());
+        set_error(inner, "wal_write", reason.clone());
         for r in batch {
             (r.done)(Err(StoreError::Unavailable(reason.clone())));
         }
         return;
     }
-    *inner.last_error.lock() = None;
+    clear_error(inner, "wal_write");
     inner.metrics.wal_bytes_written.fetch_add(bytes as u64, Ordering::Relaxed);
     let mut dones = Vec::with_capacity(batch.len());
     {
@@ -494,14 +557,23 @@ fn commit(inner: &Inner, wal: &mut Wal, batch: Vec<WriteRequest>, last_sync: &mu
     }
 }
 
+struct WriterTimers {
+    last_sync: Instant,
+    /// After a failed freeze (disk full), the next attempt waits until then.
+    freeze_retry_at: Option<Instant>,
+}
+
 /// Background duties of the writer: fsync in buffered mode, freeze a full or old buffer.
-fn periodic(inner: &Inner, wal: &mut Wal, last_sync: &mut Instant) {
-    if inner.config.durability == Durability::Buffered && last_sync.elapsed() >= inner.config.buffered_sync_interval {
+fn periodic(inner: &Inner, wal: &mut Wal, timers: &mut WriterTimers) {
+    if inner.config.durability == Durability::Buffered && timers.last_sync.elapsed() >= inner.config.buffered_sync_interval {
         if let Err(e) = wal.sync() {
             tracing::error!(error = %e, "wal fsync failed");
             inner.metrics.wal_write_errors.fetch_add(1, Ordering::Relaxed);
         }
-        *last_sync = Instant::now();
+        timers.last_sync = Instant::now();
+    }
+    if timers.freeze_retry_at.is_some_and(|t| Instant::now() < t) {
+        return;
     }
     let full = {
         let mem = inner.mem.read();
@@ -510,9 +582,12 @@ fn periodic(inner: &Inner, wal: &mut Wal, last_sync: &mut Instant) {
             || mem.active_since.is_some_and(|s| s.elapsed() >= inner.config.flush_max_age)
     };
     if full {
-        if let Err(e) = freeze(inner, wal) {
-            tracing::error!(error = %e, "cannot rotate wal to freeze the buffer");
-            *inner.last_error.lock() = Some(e.to_string());
+        match freeze(inner, wal) {
+            Ok(()) => timers.freeze_retry_at = None,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot rotate wal to freeze the buffer; retrying in 1 s");
+                timers.freeze_retry_at = Some(Instant::now() + Duration::from_secs(1));
+            }
         }
     }
 }
@@ -522,7 +597,17 @@ fn freeze(inner: &Inner, wal: &mut Wal) -> Result<(), StoreError> {
     if inner.mem.read().active.is_empty() {
         return Ok(());
     }
-    let seq = wal.rotate().map_err(|e| StoreError::Unavailable(e.to_string()))?;
+    let seq = match wal.rotate() {
+        Ok(seq) => {
+            clear_error(inner, "wal_rotate");
+            seq
+        }
+        Err(e) => {
+            let message = format!("cannot rotate the wal: {e}");
+            set_error(inner, "wal_rotate", message.clone());
+            return Err(StoreError::Unavailable(message));
+        }
+    };
     {
         let mut mem = inner.mem.write();
         let chunks = std::mem::take(&mut mem.active);
@@ -546,7 +631,7 @@ fn flusher_thread(inner: Arc<Inner>) {
                 if let Some(front) = front {
                     break Some(front);
                 }
-                if inner.shutting_down.load(Ordering::Relaxed) {
+                if inner.writer_stopped.load(Ordering::SeqCst) {
                     break None;
                 }
                 inner.flush_cv.wait_for(&mut guard, Duration::from_millis(500));
@@ -565,6 +650,7 @@ fn flusher_thread(inner: Arc<Inner>) {
                     }
                 }
                 inner.metrics.segments_flushed.fetch_add(1, Ordering::Relaxed);
+                clear_error(&inner, "flush");
                 if let Err(e) = trawl_wal::remove_files_through(&filenames::wal_dir(&inner.config.data_dir), seq) {
                     tracing::warn!(error = %e, "cannot delete flushed wal files; they are skipped on replay");
                 }
@@ -574,7 +660,7 @@ fn flusher_thread(inner: Arc<Inner>) {
             Err(e) => {
                 inner.metrics.flush_errors.fetch_add(1, Ordering::Relaxed);
                 tracing::error!(error = %e, retry_in = ?backoff, "segment flush failed; the buffer stays in memory and in the wal");
-                *inner.last_error.lock() = Some(format!("segment flush failed: {e}"));
+                set_error(&inner, "flush", format!("segment flush failed: {e}"));
                 if inner.shutting_down.load(Ordering::Relaxed) {
                     return;
                 }
@@ -594,8 +680,8 @@ fn day_of(ns: i64) -> String {
 /// watermark `seq`. Partial files are removed on failure.
 fn write_and_register(inner: &Inner, chunks: &[Arc<Chunk>], seq: u64) -> Result<Vec<Arc<SegmentHandle>>, StoreError> {
     let config = &inner.config;
-    let mut records: Vec<Record> = chunks.iter().flat_map(|c| c.records.iter().cloned()).collect();
-    let mut spans: Vec<Span> = chunks.iter().flat_map(|c| c.spans.iter().cloned()).collect();
+    let mut records: Vec<&Record> = chunks.iter().flat_map(|c| c.records.iter()).collect();
+    let mut spans: Vec<&Span> = chunks.iter().flat_map(|c| c.spans.iter()).collect();
     let mut written: Vec<(PathBuf, SegmentRow, SegmentIndex, SegmentKind)> = Vec::new();
     let result = (|| {
         for kind in [SegmentKind::Records, SegmentKind::Spans] {
@@ -690,8 +776,8 @@ mod tests {
             assert!(store.flush(Duration::from_secs(10)));
             store.write_blocking((10..15).map(record).collect(), vec![]).unwrap();
             assert_eq!(all_bodies(&store).len(), 15);
-            // Dropped without a flush of the last five: they come back from the WAL.
-            std::mem::forget(store);
+            // Gone without a flush of the last five: they come back from the WAL.
+            store.simulate_crash();
         }
         let store = Store::open(config.clone()).unwrap();
         while !store.is_ready() {
