@@ -105,6 +105,18 @@ fn collect(expr: &Expr, req: &mut Requirements) {
                 }
             }
             Some("trace_id") => req.trace_id = Some(normalize_id(value)),
+            Some("body") => {
+                for w in text::Phrase::new(value).words() {
+                    req.terms.extend(text::required_terms(w));
+                }
+            }
+            // An attribute equal to a text value holds that value's words, and attribute values
+            // (record and resource) are indexed. Numbers are left out: `504` equals `504.0`.
+            None if value.trim().parse::<f64>().is_err() => {
+                for w in text::Phrase::new(value).words() {
+                    req.terms.extend(text::required_terms(w));
+                }
+            }
             _ => {}
         },
         Expr::Or(items) => {
@@ -146,6 +158,8 @@ mod tests {
         assert_eq!(r.services, Some(vec!["pay".to_string()]));
         assert_eq!(r.levels, Some(vec![Level::Error]));
         assert_eq!(r.terms, vec!["timeout".to_string(), "결제".to_string(), "제가".to_string()]);
+        let r = Requirements::of(parse("user.id:User-42 status:504").unwrap().expr.as_ref());
+        assert_eq!(r.terms, vec!["42".to_string(), "user".to_string()]);
         let r = Requirements::of(parse("timeout OR 결제").unwrap().expr.as_ref());
         assert_eq!(r, Requirements::default());
         let r = Requirements::of(parse("level:warn OR level:error").unwrap().expr.as_ref());

@@ -145,11 +145,11 @@ pub(crate) fn index_records(records: &[&Record], services: &[String]) -> RowGrou
     }
 }
 
-/// Every index term of the text a bare word can match in a record: body, attribute values,
-/// trace id and span id.
+/// Every index term of the text a bare word or a `field:value` term can match in a record: body,
+/// attribute and resource values, trace id and span id.
 pub fn record_terms(r: &Record, mut emit: impl FnMut(&str)) {
     text::index_terms(&r.body, &mut emit);
-    for (_, v) in &r.attributes {
+    for (_, v) in r.attributes.iter().chain(&r.resource) {
         match v {
             trawl_model::AttrValue::Str(s) => text::index_terms(s, &mut emit),
             other => text::index_terms(&other.to_text(), &mut emit),
