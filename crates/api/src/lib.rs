@@ -27,6 +27,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/ingest", post(ingest::ndjson))
         .route("/api/v1/search", get(query::search_get).post(query::search_post))
         .route("/api/v1/traces/{trace_id}", get(query::trace))
+        .route("/api/v1/rootcause", get(query::rootcause))
         .route("/api/v1/stats", get(metrics::stats))
         .merge(otlp_http_router())
         .fallback(error::not_found)

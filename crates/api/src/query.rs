@@ -80,41 +80,168 @@ async fn run_search(state: AppState, params: SearchParams) -> Result<Json<serde_
     })))
 }
 
-pub async fn trace(State(state): State<AppState>, Path(trace_id): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
+#[derive(Debug, Deserialize)]
+pub struct TraceParams {
+    /// Spans per page (default 10,000): a huge trace is answered as a summary plus a page.
+    pub limit: Option<usize>,
+    pub offset: Option<usize>,
+}
+
+pub async fn trace(
+    State(state): State<AppState>,
+    Path(trace_id): Path<String>,
+    params: Result<Query<TraceParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let started = Instant::now();
+    let Query(params) = params.map_err(|e| ApiError::bad_request("invalid_parameters", e.body_text()))?;
     let id = trawl_model::normalize_id(&trace_id);
     if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
         return Err(ApiError::bad_request("invalid_trace_id", format!("{trace_id:?} is not a trace id")));
     }
+    let limit = params.limit.unwrap_or(10_000).clamp(1, 100_000);
+    let offset = params.offset.unwrap_or(0);
     let store = state.store.clone();
     let lookup = id.clone();
-    let result = tokio::task::spawn_blocking(move || trawl_query::find_trace(&store.snapshot(), &lookup))
-        .await
-        .map_err(|e| ApiError::Internal(format!("trace task failed: {e}")))?;
+    let (trace, warnings) = tokio::task::spawn_blocking(move || {
+        let found = trawl_query::find_trace(&store.snapshot(), &lookup);
+        (trawl_trace::assemble(&lookup, found.spans, found.records), found.warnings)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("trace task failed: {e}")))?;
     state.metrics.observe_query(started.elapsed().as_secs_f64());
-    if result.records.is_empty() && result.spans.is_empty() {
+    if trace.nodes.is_empty() && trace.records.is_empty() {
         return Err(ApiError::NotFound(format!("no record or span of trace {id}")));
     }
-    let mut services: Vec<&str> =
-        result.records.iter().map(|r| r.service.as_str()).chain(result.spans.iter().map(|s| s.service.as_str())).collect();
-    services.sort();
-    services.dedup();
-    let start = result.spans.iter().map(|s| s.start_ns).chain(result.records.iter().map(|r| r.time_ns)).min().unwrap_or(0);
-    let end = result
-        .spans
+    let mut answer = assembled_trace_json(&trace, offset, limit);
+    answer["warnings"] = serde_json::json!(warnings.into_iter().chain(trace.warnings.iter().cloned()).collect::<Vec<_>>());
+    answer["took_ms"] = serde_json::json!(started.elapsed().as_secs_f64() * 1e3);
+    Ok(Json(answer))
+}
+
+/// The API form of an assembled trace: a summary (always whole) and one page of spans in
+/// waterfall order, each with its place in the tree.
+pub fn assembled_trace_json(t: &trawl_trace::AssembledTrace, offset: usize, limit: usize) -> serde_json::Value {
+    let span_id = |i: usize| t.nodes[i].span.span_id.clone();
+    let page: Vec<serde_json::Value> = t
+        .nodes
         .iter()
-        .map(|s| s.start_ns + s.duration_ns)
-        .chain(result.records.iter().map(|r| r.time_ns))
-        .max()
-        .unwrap_or(0);
+        .enumerate()
+        .skip(offset)
+        .take(limit)
+        .map(|(i, n)| {
+            let mut v = span_json(&n.span);
+            v["index"] = serde_json::json!(i);
+            v["parent_index"] = serde_json::json!(n.parent);
+            v["depth"] = serde_json::json!(n.depth);
+            v["offset_ns"] = serde_json::json!(n.offset_ns);
+            v["self_time_ns"] = serde_json::json!(n.self_time_ns);
+            v["children"] = serde_json::json!(n.children.len());
+            v["orphan"] = serde_json::json!(n.orphan);
+            v["clock_skew_ns"] = serde_json::json!(n.clock_skew_ns);
+            v["duplicate"] = serde_json::json!(n.duplicate);
+            v["error"] = serde_json::json!(n.is_error());
+            v["on_critical_path"] = serde_json::json!(n.on_critical_path);
+            v["root_cause"] = serde_json::json!(t.root_cause.as_ref().is_some_and(|rc| rc.node == i));
+            v["records"] = serde_json::json!(n.records);
+            v
+        })
+        .collect();
+    let mut errors_by_service: std::collections::BTreeMap<&str, (usize, usize)> = Default::default();
+    for n in &t.nodes {
+        let e = errors_by_service.entry(n.span.service.as_str()).or_default();
+        e.0 += 1;
+        if n.is_error() {
+            e.1 += 1;
+        }
+    }
+    serde_json::json!({
+        "trace_id": t.trace_id,
+        "services": t.services,
+        "start": format_rfc3339(t.start_ns),
+        "start_ns": t.start_ns,
+        "duration_ns": t.duration_ns,
+        "span_count": t.nodes.len(),
+        "record_count": t.records.len(),
+        "spans_by_service": errors_by_service.iter().map(|(s, (n, e))| serde_json::json!({"service": s, "spans": n, "errors": e})).collect::<Vec<_>>(),
+        "root_cause": t.root_cause.as_ref().map(|rc| serde_json::json!({
+            "span_id": span_id(rc.node),
+            "index": rc.node,
+            "service": t.nodes[rc.node].span.service,
+            "name": t.nodes[rc.node].span.name,
+            "kind": rc.kind,
+            "error_kind": rc.error_kind,
+            "reason": rc.reason,
+        })),
+        "critical_path": t.critical_path.iter().map(|&i| span_id(i)).collect::<Vec<_>>(),
+        "error_spans": t.error_spans.iter().map(|&i| span_id(i)).collect::<Vec<_>>(),
+        "page": {"offset": offset, "limit": limit, "spans": page.len(), "more": offset + page.len() < t.nodes.len()},
+        "spans": page,
+        "records": t.records.iter().map(record_json).collect::<Vec<_>>(),
+        "unattached_records": t.unattached_records,
+    })
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RootCauseParams {
+    #[serde(default)]
+    pub query: String,
+    pub start: Option<String>,
+    pub end: Option<String>,
+    pub max_traces: Option<usize>,
+}
+
+/// `GET /api/v1/rootcause`: the ranked causes of the failing traces of a window (default the
+/// last 15 minutes) against the window before it.
+pub async fn rootcause(
+    State(state): State<AppState>,
+    params: Result<Query<RootCauseParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let started = Instant::now();
+    let Query(params) = params.map_err(|e| ApiError::bad_request("invalid_parameters", e.body_text()))?;
+    let now = now_ns();
+    let start = bound(params.start.map(serde_json::Value::String).as_ref(), "start", now - 15 * 60 * 1_000_000_000, now)?;
+    let end = bound(params.end.map(serde_json::Value::String).as_ref(), "end", now, now)?;
+    let query = trawl_query::parse(&params.query)?;
+    let max_traces = params.max_traces.unwrap_or(2_000).clamp(1, 20_000);
+    let store = state.store.clone();
+    let report = tokio::task::spawn_blocking(move || {
+        trawl_query::root_cause(&store.snapshot(), &trawl_query::RootCauseRequest { query: &query, start_ns: start, end_ns: end, max_traces })
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("root cause task failed: {e}")))??;
+    state.metrics.observe_query(started.elapsed().as_secs_f64());
+    let causes: Vec<serde_json::Value> = report
+        .causes
+        .iter()
+        .map(|c| {
+            serde_json::json!({
+                "service": c.key.service,
+                "operation": c.key.operation,
+                "error_kind": c.key.error_kind,
+                "traces": c.traces,
+                "share": c.share,
+                "first_seen": format_rfc3339(c.first_seen_ns),
+                "last_seen": format_rfc3339(c.last_seen_ns),
+                "example_trace_id": c.example_trace_id,
+                "reason": c.example_reason,
+                "top_messages": c.top_messages.iter().map(|(m, n)| serde_json::json!({"message": m, "count": n})).collect::<Vec<_>>(),
+                "versions": c.versions.iter().map(|(v, n)| serde_json::json!({"version": v, "count": n})).collect::<Vec<_>>(),
+                "version_specific": c.version_specific,
+                "baseline_traces": c.baseline_traces,
+                "status": c.status,
+            })
+        })
+        .collect();
     Ok(Json(serde_json::json!({
-        "trace_id": id,
-        "services": services,
-        "start": format_rfc3339(start),
-        "duration_ns": end - start,
-        "spans": result.spans.iter().map(span_json).collect::<Vec<_>>(),
-        "records": result.records.iter().map(record_json).collect::<Vec<_>>(),
-        "warnings": result.warnings,
+        "query": params.query,
+        "start": format_rfc3339(report.start_ns),
+        "end": format_rfc3339(report.end_ns),
+        "baseline_start": format_rfc3339(report.baseline_start_ns),
+        "failing_traces": report.failing_traces,
+        "analysed_traces": report.analysed_traces,
+        "baseline_failing_traces": report.baseline_failing_traces,
+        "causes": causes,
+        "warnings": report.warnings,
         "took_ms": started.elapsed().as_secs_f64() * 1e3,
     })))
 }

@@ -10,6 +10,7 @@ mod error;
 mod eval;
 mod parser;
 pub mod plan;
+mod rootcause;
 mod search;
 mod trace;
 
@@ -17,5 +18,6 @@ pub use ast::{Compare, Expr, FieldTerm, Query};
 pub use error::QueryError;
 pub use eval::{BatchRow, RowView};
 pub use parser::parse;
+pub use rootcause::{fetch_traces, root_cause, RootCauseReport, RootCauseRequest};
 pub use search::{search, SearchRequest, SearchResult, SearchStats};
 pub use trace::{find_trace, TraceResult};

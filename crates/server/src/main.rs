@@ -57,7 +57,19 @@ enum Command {
         #[arg(long, env = "TRAWL_SERVER", default_value = "http://127.0.0.1:7070")]
         server: String,
     },
-    /// Show every span and record of a trace, across services.
+    /// Name the services and operations that broke the failing requests of a window.
+    Why {
+        /// Only traces of records matching this query (default: every trace with an error).
+        #[arg(default_value = "")]
+        query: String,
+        #[arg(long, default_value = "15m")]
+        since: String,
+        #[arg(long, value_enum, default_value = "table")]
+        format: output::Format,
+        #[arg(long, env = "TRAWL_SERVER", default_value = "http://127.0.0.1:7070")]
+        server: String,
+    },
+    /// Show a trace as a waterfall, with its root cause and records, across services.
     Trace {
         trace_id: String,
         #[arg(long, value_enum, default_value = "table")]
@@ -81,6 +93,7 @@ fn main() -> ExitCode {
                     cli_search::search(&server, &query, since.or(from), to, limit, format)
                 }
                 Command::Trace { trace_id, format, server } => cli_search::trace(&server, &trace_id, format),
+                Command::Why { query, since, format, server } => cli_search::why(&server, &query, &since, format),
                 Command::Server(_) => unreachable!(),
             }
         }

@@ -1,0 +1,256 @@
+//! Root cause for a window: which services and operations broke the failing requests.
+//!
+//! 1. The failing traces of the window: traces with an error span in it, or, when a query is
+//!    given, the traces of the records it matches.
+//! 2. All spans and records of those traces (a margin around the window catches the parts of a
+//!    trace that started before or ended after it), assembled, each attributed to its root-cause
+//!    span (`trawl_trace::assemble`).
+//! 3. The same for the baseline window (the window of the same length just before), counted by
+//!    cause, so each cause is marked new, grown, steady or shrunk; and the `service.version`s seen
+//!    in the window, so a cause specific to one version (a bad deploy) says so.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Instant;
+
+use serde::Serialize;
+use trawl_model::{Record, Span, StatusCode};
+use trawl_storage::{
+    parse_attributes, read_record_batches, read_span_batches, record_from_batch, span_from_batch, RecordColumns, SegmentKind, Snapshot,
+    SpanColumns,
+};
+use trawl_trace::{assemble, rank_causes, AssembledTrace, Cause, CauseKey};
+
+use crate::ast::Query;
+use crate::search::corrupt_warning;
+use crate::{search, QueryError, SearchRequest};
+
+/// Spans of a trace may start this long before the window or end this long after it.
+const MARGIN_NS: i64 = 5 * 60 * 1_000_000_000;
+
+pub struct RootCauseRequest<'a> {
+    pub query: &'a Query,
+    pub start_ns: i64,
+    pub end_ns: i64,
+    /// At most this many failing traces are assembled (a deterministic sample beyond it).
+    pub max_traces: usize,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RootCauseReport {
+    pub start_ns: i64,
+    pub end_ns: i64,
+    pub baseline_start_ns: i64,
+    pub failing_traces: usize,
+    pub analysed_traces: usize,
+    pub baseline_failing_traces: usize,
+    pub causes: Vec<Cause>,
+    pub warnings: Vec<String>,
+    pub elapsed_ms: f64,
+}
+
+pub fn root_cause(snapshot: &Snapshot, request: &RootCauseRequest<'_>) -> Result<RootCauseReport, QueryError> {
+    let started = Instant::now();
+    if request.start_ns >= request.end_ns {
+        return Err(QueryError::Invalid("start must be before end".into()));
+    }
+    let mut warnings = Vec::new();
+    let length = request.end_ns - request.start_ns;
+    let baseline_start = request.start_ns.saturating_sub(length);
+
+    let mut versions: HashMap<String, HashMap<String, usize>> = HashMap::new();
+    let window = failing_trace_ids(snapshot, request, request.start_ns, request.end_ns, Some(&mut versions), &mut warnings)?;
+    let baseline = failing_trace_ids(snapshot, request, baseline_start, request.start_ns, None, &mut warnings)?;
+
+    let (window_traces, n_window) = assemble_sample(snapshot, &window, request, request.start_ns, request.end_ns, &mut warnings);
+    let (baseline_traces, n_baseline) = assemble_sample(snapshot, &baseline, request, baseline_start, request.start_ns, &mut warnings);
+    let wants = |t: &AssembledTrace| {
+        request.query.expr.is_some() || t.root_cause.as_ref().is_some_and(|rc| rc.kind == trawl_trace::RootCauseKind::Error)
+    };
+    let mut baseline_counts: HashMap<CauseKey, usize> = HashMap::new();
+    for t in baseline_traces.iter().filter(|t| wants(t)) {
+        if let Some(k) = CauseKey::of(t) {
+            *baseline_counts.entry(k).or_default() += 1;
+        }
+    }
+    // Baseline counts are of a sample: scale them to the same sampling rate as the window.
+    let scale = |n: usize, total: usize, sampled: usize| if sampled == 0 { n } else { n * total / sampled.max(1) };
+    let baseline_counts = baseline_counts
+        .into_iter()
+        .map(|(k, n)| (k, scale(n, n_baseline, baseline_traces.len())))
+        .collect();
+    let analysed: Vec<AssembledTrace> = window_traces.into_iter().filter(|t| wants(t)).collect();
+    let causes = rank_causes(&analysed, &baseline_counts, &versions);
+    Ok(RootCauseReport {
+        start_ns: request.start_ns,
+        end_ns: request.end_ns,
+        baseline_start_ns: baseline_start,
+        failing_traces: n_window,
+        analysed_traces: analysed.len(),
+        baseline_failing_traces: n_baseline,
+        causes,
+        warnings,
+        elapsed_ms: started.elapsed().as_secs_f64() * 1e3,
+    })
+}
+
+fn version_of(resource: &trawl_model::Attributes) -> Option<String> {
+    resource.iter().find(|(k, _)| k == "service.version").map(|(_, v)| v.to_text().into_owned())
+}
+
+/// Trace ids of the window's failing traces (or of the query's matches), and, when asked, the
+/// span count per service and version in the window.
+fn failing_trace_ids(
+    snapshot: &Snapshot,
+    request: &RootCauseRequest<'_>,
+    start: i64,
+    end: i64,
+    mut versions: Option<&mut HashMap<String, HashMap<String, usize>>>,
+    warnings: &mut Vec<String>,
+) -> Result<HashSet<String>, QueryError> {
+    let mut ids = HashSet::new();
+    if request.query.expr.is_some() {
+        let found = search(snapshot, &SearchRequest { query: request.query, start_ns: start, end_ns: end - 1, limit: 10_000 })?;
+        ids.extend(found.records.into_iter().map(|r| r.trace_id).filter(|t| !t.is_empty()));
+        warnings.extend(found.warnings);
+        if versions.is_none() {
+            return Ok(ids);
+        }
+    }
+    let by_query = request.query.expr.is_some();
+    let need_all_rows = versions.is_some();
+    let mut visit = |trace_id: &str, service: &str, error: bool, resource: &dyn Fn() -> trawl_model::Attributes| {
+        if error && !by_query {
+            ids.insert(trace_id.to_string());
+        }
+        if let Some(v) = versions.as_deref_mut() {
+            if let Some(version) = version_of(&resource()) {
+                *v.entry(service.to_string()).or_default().entry(version).or_default() += 1;
+            }
+        }
+    };
+    for chunk in &snapshot.chunks {
+        for s in chunk.spans.iter().filter(|s| s.start_ns >= start && s.start_ns < end) {
+            visit(&s.trace_id, &s.service, s.status_code == StatusCode::Error, &|| s.resource.clone());
+        }
+    }
+    for seg in snapshot.segments.iter().filter(|s| s.kind == SegmentKind::Spans) {
+        let row_groups: Vec<usize> = seg
+            .index
+            .row_groups
+            .iter()
+            .enumerate()
+            .filter(|(_, rg)| rg.max_time_ns >= start && rg.min_time_ns < end)
+            .filter(|(_, rg)| need_all_rows || rg.has_level(trawl_model::Level::Error))
+            .map(|(i, _)| i)
+            .collect();
+        if row_groups.is_empty() {
+            continue;
+        }
+        let batches = match read_span_batches(&seg.path, row_groups) {
+            Ok(b) => b,
+            Err(e) => {
+                warnings.push(corrupt_warning(&e));
+                continue;
+            }
+        };
+        for b in &batches {
+            let Ok(c) = SpanColumns::new(b, &seg.path) else { continue };
+            for i in 0..c.len() {
+                let t = c.start.value(i);
+                if t < start || t >= end {
+                    continue;
+                }
+                visit(c.trace_id.value(i), c.service.value(i), c.status_code.value(i) == "ERROR", &|| parse_attributes(c.resource.value(i)));
+            }
+        }
+    }
+    Ok(ids)
+}
+
+/// Assembles a deterministic sample of at most `max_traces` of `ids`; returns the traces and
+/// how many ids there were.
+fn assemble_sample(
+    snapshot: &Snapshot,
+    ids: &HashSet<String>,
+    request: &RootCauseRequest<'_>,
+    start: i64,
+    end: i64,
+    warnings: &mut Vec<String>,
+) -> (Vec<AssembledTrace>, usize) {
+    let mut sorted: Vec<&String> = ids.iter().collect();
+    sorted.sort();
+    if sorted.len() > request.max_traces {
+        // Trace ids are random: the smallest ones are an unbiased, repeatable sample.
+        sorted.truncate(request.max_traces);
+    }
+    let wanted: HashSet<&str> = sorted.iter().map(|s| s.as_str()).collect();
+    let (spans, records) = fetch_traces(snapshot, &wanted, start.saturating_sub(MARGIN_NS), end.saturating_add(MARGIN_NS), warnings);
+    let mut by_trace: HashMap<&str, (Vec<Span>, Vec<Record>)> = HashMap::new();
+    for s in spans {
+        if let Some(&id) = wanted.get(s.trace_id.as_str()) {
+            by_trace.entry(id).or_default().0.push(s);
+        }
+    }
+    for r in records {
+        if let Some(&id) = wanted.get(r.trace_id.as_str()) {
+            by_trace.entry(id).or_default().1.push(r);
+        }
+    }
+    let mut traces: Vec<AssembledTrace> = by_trace.into_iter().map(|(id, (s, r))| assemble(id, s, r)).collect();
+    traces.sort_by(|a, b| a.trace_id.cmp(&b.trace_id));
+    (traces, ids.len())
+}
+
+/// Every span and record of the wanted traces within `[start, end]`.
+pub fn fetch_traces(
+    snapshot: &Snapshot,
+    wanted: &HashSet<&str>,
+    start: i64,
+    end: i64,
+    warnings: &mut Vec<String>,
+) -> (Vec<Span>, Vec<Record>) {
+    let mut spans = Vec::new();
+    let mut records = Vec::new();
+    if wanted.is_empty() {
+        return (spans, records);
+    }
+    for chunk in &snapshot.chunks {
+        spans.extend(chunk.spans.iter().filter(|s| wanted.contains(s.trace_id.as_str())).cloned());
+        records.extend(chunk.records.iter().filter(|r| wanted.contains(r.trace_id.as_str())).cloned());
+    }
+    for seg in &snapshot.segments {
+        let row_groups: Vec<usize> = seg
+            .index
+            .row_groups
+            .iter()
+            .enumerate()
+            .filter(|(_, rg)| rg.max_time_ns >= start && rg.min_time_ns <= end)
+            .filter(|(_, rg)| wanted.iter().any(|id| rg.may_contain_trace(id)))
+            .map(|(i, _)| i)
+            .collect();
+        if row_groups.is_empty() {
+            continue;
+        }
+        match seg.kind {
+            SegmentKind::Spans => match read_span_batches(&seg.path, row_groups) {
+                Ok(batches) => {
+                    for b in &batches {
+                        let Ok(c) = SpanColumns::new(b, &seg.path) else { continue };
+                        spans.extend((0..c.len()).filter(|&i| wanted.contains(c.trace_id.value(i))).map(|i| span_from_batch(&c, i)));
+                    }
+                }
+                Err(e) => warnings.push(corrupt_warning(&e)),
+            },
+            SegmentKind::Records => match read_record_batches(&seg.path, row_groups) {
+                Ok(batches) => {
+                    for b in &batches {
+                        let Ok(c) = RecordColumns::new(b, &seg.path) else { continue };
+                        records.extend((0..c.len()).filter(|&i| wanted.contains(c.trace_id.value(i))).map(|i| record_from_batch(&c, i)));
+                    }
+                }
+                Err(e) => warnings.push(corrupt_warning(&e)),
+            },
+        }
+    }
+    (spans, records)
+}
