@@ -13,7 +13,7 @@ mod time_range;
 pub use error::ApiError;
 pub use grpc::grpc_routes;
 pub use state::{ApiMetrics, AppState, Limits};
-pub use time_range::parse_time_bound;
+pub use time_range::{parse_duration_ns, parse_time_bound};
 
 use axum::routing::{get, post};
 use axum::Router;

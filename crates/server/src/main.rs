@@ -3,6 +3,7 @@
 mod cli_ingest;
 mod cli_search;
 mod config;
+mod demo;
 mod output;
 mod server;
 
@@ -22,6 +23,8 @@ struct Cli {
 enum Command {
     /// Run the server: ingest endpoints, storage, search API.
     Server(config::ServerArgs),
+    /// Run the server with a simulated fleet of services sending it traffic and a fault.
+    Demo(demo::DemoArgs),
     /// Send NDJSON records (one JSON object per line) from a file or `-` (stdin) to a server.
     Ingest {
         /// File to read, or `-` for standard input.
@@ -83,6 +86,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Server(args) => server::run(args),
+        Command::Demo(args) => demo::run(args),
         other => {
             output::quiet_broken_pipe();
             match other {
@@ -94,7 +98,7 @@ fn main() -> ExitCode {
                 }
                 Command::Trace { trace_id, format, server } => cli_search::trace(&server, &trace_id, format),
                 Command::Why { query, since, format, server } => cli_search::why(&server, &query, &since, format),
-                Command::Server(_) => unreachable!(),
+                Command::Server(_) | Command::Demo(_) => unreachable!("handled above"),
             }
         }
     };

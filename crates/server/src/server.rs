@@ -15,11 +15,12 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
         .init();
     let config = ServerConfig::load(args)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;
-    runtime.block_on(serve(config))
+    runtime.block_on(serve(config, None))
 }
 
 /// Binds every listener, serves until SIGINT or SIGTERM, then flushes and stops the store.
-pub async fn serve(config: ServerConfig) -> anyhow::Result<()> {
+/// `ready`, when given, receives the main API's URL once every listener is bound.
+pub async fn serve(config: ServerConfig, ready: Option<std::sync::mpsc::Sender<String>>) -> anyhow::Result<()> {
     let data_dir = config.store.data_dir.clone();
     let store = Arc::new(
         tokio::task::spawn_blocking(move || Store::open(config.store))
@@ -28,7 +29,8 @@ pub async fn serve(config: ServerConfig) -> anyhow::Result<()> {
     );
     let state = AppState::new(store.clone(), config.limits.clone());
     let main = TcpListener::bind(config.listen).await.with_context(|| format!("cannot listen on {}", config.listen))?;
-    let mut addresses = vec![format!("api=http://{}", main.local_addr()?)];
+    let api_url = format!("http://{}", main.local_addr()?);
+    let mut addresses = vec![format!("api={api_url}")];
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
@@ -62,6 +64,9 @@ pub async fn serve(config: ServerConfig) -> anyhow::Result<()> {
     // Tests and scripts read this line to find the ports.
     println!("trawl listening {}", addresses.join(" "));
     tracing::info!(data_dir = %store.config().data_dir.display(), "trawl started");
+    if let Some(ready) = ready {
+        let _ = ready.send(api_url);
+    }
 
     let outcome = tokio::select! {
         _ = shutdown_signal() => Ok(()),
