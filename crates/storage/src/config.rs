@@ -29,6 +29,8 @@ pub struct StoreConfig {
     /// Rows per Parquet row group (and per sidecar index entry).
     pub row_group_rows: usize,
     pub tenant: String,
+    /// Minute rollups older than this are merged into hour rollups.
+    pub rollup_compact_after: Duration,
 }
 
 impl StoreConfig {
@@ -42,8 +44,9 @@ impl StoreConfig {
             flush_max_age: Duration::from_secs(30),
             max_pending_flush_bytes: 96 * 1024 * 1024,
             max_queued_writes: 4096,
-            row_group_rows: 32 * 1024,
+            row_group_rows: 16 * 1024,
             tenant: crate::filenames::DEFAULT_TENANT.to_string(),
+            rollup_compact_after: Duration::from_secs(6 * 3600),
         }
     }
 }

@@ -5,15 +5,38 @@ use std::fs::File;
 use std::path::Path;
 
 use arrow::array::{Array, Int32Array, Int64Array, RecordBatch, StringArray, TimestampNanosecondArray};
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
 use trawl_model::{AttrValue, Attributes, Level, Record, Span, SpanEvent, SpanKind, SpanLink, StatusCode};
 
 use crate::StoreError;
 
+/// Parsed Parquet footers of segments, so that reading one row group does not parse the whole
+/// footer again. Keyed by path, length and modification time: segment files are immutable once
+/// registered, and a file rewritten at the same path (a retried flush) has another key.
+type FooterKey = (std::path::PathBuf, u64, std::time::SystemTime);
+static FOOTERS: std::sync::LazyLock<parking_lot::Mutex<std::collections::HashMap<FooterKey, ArrowReaderMetadata>>> =
+    std::sync::LazyLock::new(Default::default);
+const MAX_CACHED_FOOTERS: usize = 4096;
+
 fn read_batches(path: &Path, row_groups: Vec<usize>) -> Result<Vec<RecordBatch>, StoreError> {
     let corrupt = |reason: String| StoreError::Corrupt { path: path.to_path_buf(), reason };
     let file = File::open(path).map_err(|e| StoreError::io(path, e))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| corrupt(e.to_string()))?;
+    let meta = file.metadata().map_err(|e| StoreError::io(path, e))?;
+    let key = (path.to_path_buf(), meta.len(), meta.modified().unwrap_or(std::time::UNIX_EPOCH));
+    let cached = FOOTERS.lock().get(&key).cloned();
+    let metadata = match cached {
+        Some(m) => m,
+        None => {
+            let m = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).map_err(|e| corrupt(e.to_string()))?;
+            let mut footers = FOOTERS.lock();
+            if footers.len() >= MAX_CACHED_FOOTERS {
+                footers.clear();
+            }
+            footers.insert(key, m.clone());
+            m
+        }
+    };
+    let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, metadata);
     let n_row_groups = builder.metadata().num_row_groups();
     if let Some(bad) = row_groups.iter().find(|&&rg| rg >= n_row_groups) {
         return Err(corrupt(format!("row group {bad} missing (file has {n_row_groups})")));
