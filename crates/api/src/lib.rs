@@ -7,6 +7,7 @@ mod grpc;
 mod ingest;
 mod metrics;
 mod query;
+mod services;
 mod state;
 mod time_range;
 
@@ -28,6 +29,9 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/search", get(query::search_get).post(query::search_post))
         .route("/api/v1/traces/{trace_id}", get(query::trace))
         .route("/api/v1/rootcause", get(query::rootcause))
+        .route("/api/v1/services", get(services::list))
+        .route("/api/v1/services/{name}", get(services::detail))
+        .route("/api/v1/servicemap", get(services::map))
         .route("/api/v1/stats", get(metrics::stats))
         .merge(otlp_http_router())
         .fallback(error::not_found)

@@ -35,7 +35,8 @@ pub async fn search_post(
     run_search(state, params).await
 }
 
-fn bound(value: Option<&serde_json::Value>, name: &str, default: i64, now: i64) -> Result<i64, ApiError> {
+/// A time bound of a request (RFC 3339, epoch, or a duration ago such as `15m`), or `default`.
+pub(crate) fn bound(value: Option<&serde_json::Value>, name: &str, default: i64, now: i64) -> Result<i64, ApiError> {
     match value {
         None | Some(serde_json::Value::Null) => Ok(default),
         Some(serde_json::Value::String(s)) if s.is_empty() => Ok(default),

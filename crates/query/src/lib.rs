@@ -7,6 +7,7 @@
 
 mod ast;
 mod error;
+mod error_messages;
 mod eval;
 mod parser;
 pub mod plan;
@@ -16,6 +17,7 @@ mod trace;
 
 pub use ast::{Compare, Expr, FieldTerm, Query};
 pub use error::QueryError;
+pub use error_messages::{error_messages, span_error_message, ErrorMessage, ErrorMessagesRequest, ErrorMessagesResult};
 pub use eval::{BatchRow, RowView};
 pub use parser::parse;
 pub use rootcause::{fetch_traces, root_cause, RootCauseReport, RootCauseRequest};

@@ -1,7 +1,5 @@
 use trawl_model::{normalize_id, Record, Span};
-use trawl_storage::{read_record_batches, read_span_batches, record_from_batch, span_from_batch, RecordColumns, SegmentKind, Snapshot, SpanColumns};
-
-use crate::search::corrupt_warning;
+use trawl_storage::Snapshot;
 
 /// Every record and span of one trace, across services, oldest first.
 #[derive(Debug, Default)]
@@ -9,7 +7,6 @@ pub struct TraceResult {
     pub records: Vec<Record>,
     pub spans: Vec<Span>,
     pub warnings: Vec<String>,
-    pub row_groups_scanned: usize,
 }
 
 /// Looks a trace up in the buffer and in the row groups whose trace-id filter may hold it.
@@ -19,44 +16,10 @@ pub fn find_trace(snapshot: &Snapshot, trace_id: &str) -> TraceResult {
     if id.is_empty() {
         return out;
     }
-    for chunk in &snapshot.chunks {
-        out.records.extend(chunk.records.iter().filter(|r| r.trace_id == id).cloned());
-        out.spans.extend(chunk.spans.iter().filter(|s| s.trace_id == id).cloned());
-    }
-    for seg in &snapshot.segments {
-        let row_groups: Vec<usize> = seg
-            .index
-            .row_groups
-            .iter()
-            .enumerate()
-            .filter(|(_, rg)| rg.may_contain_trace(&id))
-            .map(|(i, _)| i)
-            .collect();
-        if row_groups.is_empty() {
-            continue;
-        }
-        out.row_groups_scanned += row_groups.len();
-        match seg.kind {
-            SegmentKind::Records => match read_record_batches(&seg.path, row_groups) {
-                Ok(batches) => {
-                    for b in &batches {
-                        let Ok(c) = RecordColumns::new(b, &seg.path) else { continue };
-                        out.records.extend((0..c.len()).filter(|&i| c.trace_id.value(i) == id).map(|i| record_from_batch(&c, i)));
-                    }
-                }
-                Err(e) => out.warnings.push(corrupt_warning(&e)),
-            },
-            SegmentKind::Spans => match read_span_batches(&seg.path, row_groups) {
-                Ok(batches) => {
-                    for b in &batches {
-                        let Ok(c) = SpanColumns::new(b, &seg.path) else { continue };
-                        out.spans.extend((0..c.len()).filter(|&i| c.trace_id.value(i) == id).map(|i| span_from_batch(&c, i)));
-                    }
-                }
-                Err(e) => out.warnings.push(corrupt_warning(&e)),
-            },
-        }
-    }
+    let wanted = std::collections::HashSet::from([id.as_str()]);
+    let (spans, records) = crate::fetch_traces(snapshot, &wanted, i64::MIN, i64::MAX, &mut out.warnings);
+    out.spans = spans;
+    out.records = records;
     out.records.sort_by_key(|r| r.time_ns);
     out.spans.sort_by_key(|s| s.start_ns);
     out

@@ -82,6 +82,36 @@ fn bar(offset: i64, duration: i64, total: i64) -> String {
     format!("{}{}{}", " ".repeat(from), "█".repeat(to - from), " ".repeat(BAR_WIDTH - to))
 }
 
+/// ANSI codes for red, bold, dim and reset, or empty strings when not on a colour terminal.
+struct Palette {
+    red: &'static str,
+    bold: &'static str,
+    dim: &'static str,
+    reset: &'static str,
+}
+
+impl Palette {
+    fn new() -> Palette {
+        if color() {
+            Palette { red: "\x1b[31m", bold: "\x1b[1m", dim: "\x1b[2m", reset: RESET }
+        } else {
+            Palette { red: "", bold: "", dim: "", reset: "" }
+        }
+    }
+}
+
+/// One record as a line: time, coloured level, service, body.
+fn record_line(rec: &serde_json::Value, color: bool) -> String {
+    let level = rec["level"].as_str().unwrap_or("");
+    let (lc, lr) = if color { (level_color(level), RESET) } else { ("", "") };
+    format!(
+        "{}  {lc}{level:<5}{lr}  {}  {}",
+        rec["time"].as_str().unwrap_or(""),
+        rec["service"].as_str().unwrap_or(""),
+        one_line(rec["body"].as_str().unwrap_or(""))
+    )
+}
+
 /// `trawl trace ID`: the waterfall, errors in red, the root cause marked, the records under
 /// their spans.
 pub fn trace(server: &str, trace_id: &str, format: Format) -> anyhow::Result<()> {
@@ -92,8 +122,7 @@ pub fn trace(server: &str, trace_id: &str, format: Format) -> anyhow::Result<()>
         return Ok(());
     }
     let color = color();
-    let paint = |code: &'static str| if color { code } else { "" };
-    let (red, bold, dim, reset) = (paint("\x1b[31m"), paint("\x1b[1m"), paint("\x1b[2m"), paint(RESET));
+    let Palette { red, bold, dim, reset } = Palette::new();
     let spans = answer["spans"].as_array().cloned().unwrap_or_default();
     let records = answer["records"].as_array().cloned().unwrap_or_default();
     let total = answer["duration_ns"].as_i64().unwrap_or(0);
@@ -151,9 +180,7 @@ pub fn trace(server: &str, trace_id: &str, format: Format) -> anyhow::Result<()>
         )?;
         for ri in s["records"].as_array().into_iter().flatten() {
             let Some(rec) = ri.as_u64().and_then(|i| records.get(i as usize)) else { continue };
-            let level = rec["level"].as_str().unwrap_or("");
-            let (lc, lr) = if color { (level_color(level), RESET) } else { ("", "") };
-            writeln!(out, "{:indent$}  {lc}{level:<5}{lr} {}", "", one_line(rec["body"].as_str().unwrap_or("")), indent = depth * 2)?;
+            writeln!(out, "{:indent$}  {}", "", record_line(rec, color), indent = depth * 2)?;
         }
     }
     let unattached = answer["unattached_records"].as_array().cloned().unwrap_or_default();
@@ -161,15 +188,7 @@ pub fn trace(server: &str, trace_id: &str, format: Format) -> anyhow::Result<()>
         writeln!(out, "records without a span:")?;
         for ri in unattached {
             let Some(rec) = ri.as_u64().and_then(|i| records.get(i as usize)) else { continue };
-            let level = rec["level"].as_str().unwrap_or("");
-            let (lc, lr) = if color { (level_color(level), RESET) } else { ("", "") };
-            writeln!(
-                out,
-                "  {}  {lc}{level:<5}{lr}  {}  {}",
-                rec["time"].as_str().unwrap_or(""),
-                rec["service"].as_str().unwrap_or(""),
-                one_line(rec["body"].as_str().unwrap_or(""))
-            )?;
+            writeln!(out, "  {}", record_line(rec, color))?;
         }
     }
     if answer["page"]["more"].as_bool() == Some(true) {
@@ -187,9 +206,7 @@ pub fn why(server: &str, query: &str, since: &str, format: Format) -> anyhow::Re
         writeln!(out, "{answer}")?;
         return Ok(());
     }
-    let color = color();
-    let paint = |code: &'static str| if color { code } else { "" };
-    let (red, bold, dim, reset) = (paint("\x1b[31m"), paint("\x1b[1m"), paint("\x1b[2m"), paint(RESET));
+    let Palette { red, bold, dim, reset } = Palette::new();
     let causes = answer["causes"].as_array().cloned().unwrap_or_default();
     writeln!(
         out,

@@ -92,22 +92,26 @@ pub fn run(mut args: DemoArgs) -> anyhow::Result<()> {
         })?
     };
     let me = std::env::args().next().unwrap_or_else(|| "trawl".into());
+    let banner = format!(
+        "trawl demo: {n_services} simulated services sending OTLP to {api} ({rate} requests/s)\n\
+         data directory: {data}\n\
+         fault: {scenario} from {delay:?} after start, for {duration:?} every {period:?}\n\n\
+         web UI and API: {api}\ntry:\n  \
+         {me} why --since 5m --server {api}\n  \
+         {me} search 'level:error 결제 실패' --since 5m --server {api}\n  \
+         {me} trace $({me} search 'level:error' --limit 1 --format json --server {api} | sed 's/.*\"trace_id\":\"\\([0-9a-f]*\\)\".*/\\1/') --server {api}\n\n\
+         Ctrl-C to stop\n",
+        rate = args.rate,
+        data = data_dir.display(),
+        scenario = scenario.name(),
+        delay = schedule.delay,
+        duration = schedule.duration,
+        period = schedule.period,
+    );
+    // Whoever started the demo may stop reading: the demo goes on.
     let mut out = std::io::stdout().lock();
-    writeln!(out, "trawl demo: {n_services} simulated services sending OTLP to {api} ({} requests/s)", args.rate)?;
-    writeln!(out, "data directory: {}", data_dir.display())?;
-    writeln!(
-        out,
-        "fault: {} from {:?} after start, for {:?} every {:?}",
-        scenario.name(),
-        schedule.delay,
-        schedule.duration,
-        schedule.period
-    )?;
-    writeln!(out, "\nweb UI and API: {api}\ntry:")?;
-    writeln!(out, "  {me} why --since 5m --server {api}")?;
-    writeln!(out, "  {me} search 'level:error 결제 실패' --since 5m --server {api}")?;
-    writeln!(out, "  {me} trace $({me} search 'level:error' --limit 1 --format json --server {api} | sed 's/.*\"trace_id\":\"\\([0-9a-f]*\\)\".*/\\1/') --server {api}")?;
-    writeln!(out, "\nCtrl-C to stop")?;
+    let _ = out.write_all(banner.as_bytes());
+    let _ = out.flush();
     drop(out);
     let started = std::time::Instant::now();
     loop {

@@ -61,8 +61,14 @@ pub async fn serve(config: ServerConfig, ready: Option<std::sync::mpsc::Sender<S
                 .context("otlp grpc listener")
         });
     }
-    // Tests and scripts read this line to find the ports.
-    println!("trawl listening {}", addresses.join(" "));
+    // Tests and scripts read this line to find the ports. A closed stdout must not stop the
+    // server, so the write's outcome is ignored.
+    {
+        use std::io::Write;
+        let mut stdout = std::io::stdout().lock();
+        let _ = writeln!(stdout, "trawl listening {}", addresses.join(" "));
+        let _ = stdout.flush();
+    }
     tracing::info!(data_dir = %store.config().data_dir.display(), "trawl started");
     if let Some(ready) = ready {
         let _ = ready.send(api_url);

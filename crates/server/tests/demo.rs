@@ -25,6 +25,8 @@ fn why(scenario: &str) -> (serde_json::Value, std::process::ExitStatus) {
             break;
         }
     }
+    // Regression: the reader stops here and closes the pipe; a write to the closed stdout used
+    // to end the demo.
     let api = api.expect("the demo prints its address");
     // Let a few hundred requests through.
     std::thread::sleep(Duration::from_secs(8));

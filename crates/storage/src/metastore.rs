@@ -1,11 +1,15 @@
 //! The metastore: which segments exist and how far the WAL is covered by them.
 //! SQLite (bundled) by default; segments and the WAL watermark change in one transaction, so a
-//! segment is either registered with its WAL coverage or not at all.
+//! segment is either registered with its WAL coverage or not at all. The rollups of a buffer are
+//! written in the transaction that registers its segments (see `rollup_tables.rs`).
 
 use std::path::Path;
 
 use rusqlite::{params, Connection};
 
+use trawl_rollup::RollupSet;
+
+use crate::rollup_tables::{self, RollupCompaction};
 use crate::StoreError;
 
 /// One registered segment file.
@@ -63,6 +67,7 @@ impl Metastore {
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
+        conn.execute_batch(rollup_tables::SCHEMA)?;
         Ok(Metastore { conn })
     }
 
@@ -71,9 +76,11 @@ impl Metastore {
         Ok(self.conn.query_row("SELECT flushed_through FROM wal_state WHERE id = 1", [], |r| r.get::<_, i64>(0))? as u64)
     }
 
-    /// Registers segments and advances the WAL watermark atomically.
-    pub fn register(&mut self, rows: &[SegmentRow], wal_seq_through: u64) -> Result<(), StoreError> {
+    /// Registers segments, adds the rollups of the same items (for `tenant`) and advances the
+    /// WAL watermark, all in one transaction: rollups are stored exactly when their segments are.
+    pub fn register(&mut self, rows: &[SegmentRow], tenant: &str, rollups: &RollupSet, wal_seq_through: u64) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
+        rollup_tables::insert(&tx, tenant, rollups)?;
         let now = trawl_model::now_ns();
         for row in rows {
             tx.execute(
@@ -85,6 +92,24 @@ impl Metastore {
         tx.execute("UPDATE wal_state SET flushed_through = MAX(flushed_through, ?1) WHERE id = 1", params![wal_seq_through as i64])?;
         tx.commit()?;
         Ok(())
+    }
+
+    /// The stored rollups (any resolution) of `tenant` overlapping `start_ns..=end_ns`, read at one
+    /// point in time, with the problems met in damaged rows.
+    pub fn read_rollups(&mut self, tenant: &str, start_ns: i64, end_ns: i64) -> Result<(RollupSet, Vec<String>), StoreError> {
+        let tx = self.conn.transaction()?;
+        let read = rollup_tables::read(&tx, tenant, start_ns, end_ns)?;
+        tx.commit()?;
+        Ok(read)
+    }
+
+    /// One compaction step in one transaction: minute rollups before `cutoff_ns` (rounded down
+    /// to an hour), at most `max_hours` hours of them, become hour rollups.
+    pub fn compact_rollups(&mut self, tenant: &str, cutoff_ns: i64, max_hours: i64) -> Result<RollupCompaction, StoreError> {
+        let tx = self.conn.transaction()?;
+        let done = rollup_tables::compact(&tx, tenant, cutoff_ns, max_hours)?;
+        tx.commit()?;
+        Ok(done)
     }
 
     pub fn segments(&self) -> Result<Vec<SegmentRow>, StoreError> {
@@ -132,12 +157,61 @@ mod tests {
         {
             let mut m = Metastore::open(&path).unwrap();
             assert_eq!(m.flushed_through().unwrap(), 0);
-            m.register(&[row.clone()], 7).unwrap();
+            m.register(&[row.clone()], "default", &RollupSet::default(), 7).unwrap();
             // The watermark never moves back.
-            m.register(&[], 3).unwrap();
+            m.register(&[], "default", &RollupSet::default(), 3).unwrap();
         }
         let m = Metastore::open(&path).unwrap();
         assert_eq!(m.flushed_through().unwrap(), 7);
         assert_eq!(m.segments().unwrap(), vec![row]);
+    }
+
+    #[test]
+    fn rollups_are_stored_only_with_their_segments() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.sqlite");
+        let mut span = trawl_model::Span {
+            trace_id: "t".into(),
+            span_id: "s".into(),
+            parent_span_id: String::new(),
+            service: "web".into(),
+            environment: String::new(),
+            host: String::new(),
+            name: "GET /".into(),
+            kind: trawl_model::SpanKind::Server,
+            start_ns: 120_000_000_000,
+            duration_ns: 5_000_000,
+            status_code: trawl_model::StatusCode::Error,
+            status_message: String::new(),
+            attributes: Vec::new(),
+            resource: Vec::new(),
+            events: Vec::new(),
+            links: Vec::new(),
+        };
+        let rollups = RollupSet::from_items([], [&span]);
+        let row = |seq: u64| SegmentRow {
+            tenant: "default".into(),
+            kind: "spans".into(),
+            path: format!("segments/default/1970-01-01/spans-{seq}.parquet"),
+            min_time_ns: 1,
+            max_time_ns: 2,
+            n_rows: 1,
+            n_bytes: 4,
+            wal_seq: seq,
+            format_version: 1,
+        };
+        {
+            let mut m = Metastore::open(&path).unwrap();
+            m.register(&[row(1)], "default", &rollups, 1).unwrap();
+            // The same path again fails, and the second buffer's rollups go with it.
+            span.duration_ns = 1;
+            let again = RollupSet::from_items([], [&span]);
+            assert!(m.register(&[row(1)], "default", &again, 2).is_err());
+            assert_eq!(m.flushed_through().unwrap(), 1);
+        }
+        let mut m = Metastore::open(&path).unwrap();
+        let (read, warnings) = m.read_rollups("default", 0, i64::MAX).unwrap();
+        assert!(warnings.is_empty());
+        assert_eq!(read, rollups);
     }
 }

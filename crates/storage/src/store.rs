@@ -6,8 +6,9 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use parking_lot::{Condvar, Mutex, RwLock};
+use parking_lot::{Condvar, Mutex, RwLock, RwLockWriteGuard};
 use trawl_model::{Record, Span};
+use trawl_rollup::RollupSet;
 use trawl_wal::Wal;
 
 use crate::buffer::Chunk;
@@ -35,6 +36,18 @@ pub struct Snapshot {
     pub chunks: Vec<Arc<Chunk>>,
     pub segments: Vec<Arc<SegmentHandle>>,
 }
+
+/// The rollups of a window: registered rows merged with those computed from the buffer.
+#[derive(Debug, Clone, Default)]
+pub struct RollupView {
+    pub rollups: RollupSet,
+    /// Damaged rollup rows met (skipped or read in part).
+    pub warnings: Vec<String>,
+}
+
+/// How often the flusher compacts old minute rollups, and how many hours one step takes.
+const ROLLUP_COMPACTION_INTERVAL: Duration = Duration::from_secs(300);
+const ROLLUP_COMPACTION_HOURS_PER_STEP: i64 = 24;
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct StoreStats {
@@ -85,6 +98,14 @@ struct Inner {
     mem: RwLock<MemState>,
     segments: RwLock<Vec<Arc<SegmentHandle>>>,
     metastore: Mutex<Metastore>,
+    /// A second connection for rollup reads, so they never wait for a flush's fsync.
+    metastore_reader: Mutex<Metastore>,
+    /// Held (write) by the flusher from registering a buffer's segments and rollups until the
+    /// buffer leaves memory, and (read) by [`Store::rollups`] while it takes the buffer and reads
+    /// the tables: a buffer's rollups are then counted either from memory or from the metastore,
+    /// never both, never neither.
+    rollup_gate: RwLock<()>,
+    last_rollup_compaction: Mutex<Option<Instant>>,
     metrics: StoreMetrics,
     ready: AtomicBool,
     shutting_down: AtomicBool,
@@ -129,6 +150,7 @@ impl Store {
             )));
         }
         let metastore = Metastore::open(&config.data_dir.join(filenames::METASTORE_FILE))?;
+        let metastore_reader = Metastore::open(&config.data_dir.join(filenames::METASTORE_FILE))?;
         let flushed_through = metastore.flushed_through()?;
         let rows = metastore.segments()?;
         let mut corrupt = Vec::new();
@@ -152,6 +174,9 @@ impl Store {
             mem: RwLock::new(MemState::default()),
             segments: RwLock::new(handles),
             metastore: Mutex::new(metastore),
+            metastore_reader: Mutex::new(metastore_reader),
+            rollup_gate: RwLock::new(()),
+            last_rollup_compaction: Mutex::new(None),
             metrics,
             ready: AtomicBool::new(false),
             shutting_down: AtomicBool::new(false),
@@ -272,6 +297,25 @@ impl Store {
         let mut chunks: Vec<Arc<Chunk>> = mem.frozen.iter().flat_map(|f| f.chunks.iter().cloned()).collect();
         chunks.extend(mem.active.iter().cloned());
         Snapshot { chunks, segments: segments.clone() }
+    }
+
+    /// The rollups of buckets overlapping `start_ns..=end_ns`: the registered rows, merged with
+    /// rollups computed now from the buffer (service edges are then found across the whole
+    /// buffer, which may pair a little more than the flushes will).
+    pub fn rollups(&self, start_ns: i64, end_ns: i64) -> Result<RollupView, StoreError> {
+        let (chunks, (mut rollups, warnings)) = {
+            let _gate = self.inner.rollup_gate.read();
+            let chunks = self.snapshot().chunks;
+            let stored = self.inner.metastore_reader.lock().read_rollups(&self.inner.config.tenant, start_ns, end_ns)?;
+            (chunks, stored)
+        };
+        let mut in_memory = RollupSet::from_items(
+            chunks.iter().flat_map(|c| c.records.iter()),
+            chunks.iter().flat_map(|c| c.spans.iter()),
+        );
+        in_memory.retain_window(start_ns, end_ns);
+        rollups.merge(in_memory);
+        Ok(RollupView { rollups, warnings })
     }
 
     pub fn stats(&self) -> StoreStats {
@@ -624,6 +668,8 @@ fn freeze(inner: &Inner, wal: &mut Wal) -> Result<(), StoreError> {
 fn flusher_thread(inner: Arc<Inner>) {
     let mut backoff = Duration::from_millis(200);
     loop {
+        // Between flushes, so waiters on a flush are never kept waiting for it.
+        maybe_compact_rollups(&inner);
         let next = {
             let mut guard = inner.flush_lock.lock();
             loop {
@@ -639,7 +685,7 @@ fn flusher_thread(inner: Arc<Inner>) {
         };
         let Some((chunks, seq)) = next else { return };
         match write_and_register(&inner, &chunks, seq) {
-            Ok(handles) => {
+            Ok((handles, rollup_gate)) => {
                 backoff = Duration::from_millis(200);
                 {
                     let mut segments = inner.segments.write();
@@ -649,6 +695,7 @@ fn flusher_thread(inner: Arc<Inner>) {
                         mem.frozen_bytes -= f.bytes;
                     }
                 }
+                drop(rollup_gate);
                 inner.metrics.segments_flushed.fetch_add(1, Ordering::Relaxed);
                 clear_error(&inner, "flush");
                 if let Err(e) = trawl_wal::remove_files_through(&filenames::wal_dir(&inner.config.data_dir), seq) {
@@ -671,15 +718,55 @@ fn flusher_thread(inner: Arc<Inner>) {
     }
 }
 
+/// Merges old minute rollups into hour rollups, at most every [`ROLLUP_COMPACTION_INTERVAL`].
+/// A failure is logged and retried next time: compaction only saves space and read time.
+fn maybe_compact_rollups(inner: &Inner) {
+    {
+        let mut last = inner.last_rollup_compaction.lock();
+        if last.is_some_and(|t| t.elapsed() < ROLLUP_COMPACTION_INTERVAL) {
+            return;
+        }
+        *last = Some(Instant::now());
+    }
+    let compact_after = i64::try_from(inner.config.rollup_compact_after.as_nanos()).unwrap_or(i64::MAX);
+    let cutoff = trawl_model::now_ns().saturating_sub(compact_after);
+    // A bounded number of steps, each its own transaction: flushing waits for one step at most.
+    for _ in 0..64 {
+        if inner.shutting_down.load(Ordering::Relaxed) {
+            return;
+        }
+        match inner.metastore.lock().compact_rollups(&inner.config.tenant, cutoff, ROLLUP_COMPACTION_HOURS_PER_STEP) {
+            Ok(done) => {
+                if done.minute_rows > 0 {
+                    tracing::info!(minute_rows = done.minute_rows, hour_rows = done.hour_rows, "rollups compacted");
+                }
+                if !done.more {
+                    return;
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "rollup compaction failed; retrying later");
+                return;
+            }
+        }
+    }
+}
+
 fn day_of(ns: i64) -> String {
     let rfc = trawl_model::format_rfc3339(ns);
     rfc.get(..10).unwrap_or("unknown").to_string()
 }
 
-/// Writes the records and spans of a frozen buffer as segments and registers them with the WAL
-/// watermark `seq`. Partial files are removed on failure.
-fn write_and_register(inner: &Inner, chunks: &[Arc<Chunk>], seq: u64) -> Result<Vec<Arc<SegmentHandle>>, StoreError> {
+/// Writes the records and spans of a frozen buffer as segments and registers them, with the
+/// buffer's rollups, and the WAL watermark `seq`. Partial files are removed on failure. On
+/// success the rollup gate is still held: the caller releases it once the buffer left memory.
+fn write_and_register<'a>(
+    inner: &'a Inner,
+    chunks: &[Arc<Chunk>],
+    seq: u64,
+) -> Result<(Vec<Arc<SegmentHandle>>, RwLockWriteGuard<'a, ()>), StoreError> {
     let config = &inner.config;
+    let rollups = RollupSet::from_items(chunks.iter().flat_map(|c| c.records.iter()), chunks.iter().flat_map(|c| c.spans.iter()));
     let mut records: Vec<&Record> = chunks.iter().flat_map(|c| c.records.iter()).collect();
     let mut spans: Vec<&Span> = chunks.iter().flat_map(|c| c.spans.iter()).collect();
     let mut written: Vec<(PathBuf, SegmentRow, SegmentIndex, SegmentKind)> = Vec::new();
@@ -723,19 +810,25 @@ fn write_and_register(inner: &Inner, chunks: &[Arc<Chunk>], seq: u64) -> Result<
             written.push((path, row, index, kind));
         }
         let rows: Vec<SegmentRow> = written.iter().map(|w| w.1.clone()).collect();
-        inner.metastore.lock().register(&rows, seq)
+        let gate = inner.rollup_gate.write();
+        inner.metastore.lock().register(&rows, &config.tenant, &rollups, seq)?;
+        Ok(gate)
     })();
-    if let Err(e) = result {
-        for (path, ..) in &written {
-            let _ = std::fs::remove_file(path);
-            let _ = std::fs::remove_file(index_path_for(path));
+    let gate = match result {
+        Ok(gate) => gate,
+        Err(e) => {
+            for (path, ..) in &written {
+                let _ = std::fs::remove_file(path);
+                let _ = std::fs::remove_file(index_path_for(path));
+            }
+            return Err(e);
         }
-        return Err(e);
-    }
-    Ok(written
+    };
+    let handles = written
         .into_iter()
         .map(|(path, row, index, kind)| Arc::new(SegmentHandle { path, kind, n_bytes: row.n_bytes, index }))
-        .collect())
+        .collect();
+    Ok((handles, gate))
 }
 
 #[cfg(test)]
@@ -808,5 +901,136 @@ mod tests {
         let store = Store::open(config).unwrap();
         assert!(store.snapshot().segments.is_empty());
         assert_eq!(store.stats().corrupt_files.len(), 1);
+    }
+
+    /// web → api calls: `n` pairs of spans (every third api span fails) and `n` records.
+    fn calls(n: usize, first: usize) -> (Vec<Record>, Vec<Span>) {
+        let now = trawl_model::now_ns() - 2_000_000_000;
+        let mut spans = Vec::new();
+        for i in first..first + n {
+            let web = Span {
+                trace_id: format!("{i:032x}"),
+                span_id: "00000000000000a1".into(),
+                parent_span_id: String::new(),
+                service: "web".into(),
+                environment: String::new(),
+                host: String::new(),
+                name: "GET /".into(),
+                kind: trawl_model::SpanKind::Server,
+                start_ns: now + i as i64,
+                duration_ns: 3_000_000,
+                status_code: trawl_model::StatusCode::Unset,
+                status_message: String::new(),
+                attributes: Vec::new(),
+                resource: Vec::new(),
+                events: Vec::new(),
+                links: Vec::new(),
+            };
+            let api = Span {
+                span_id: "00000000000000b2".into(),
+                parent_span_id: web.span_id.clone(),
+                service: "api".into(),
+                name: "rpc".into(),
+                duration_ns: 2_000_000,
+                status_code: if i % 3 == 0 { trawl_model::StatusCode::Error } else { trawl_model::StatusCode::Ok },
+                ..web.clone()
+            };
+            spans.extend([web, api]);
+        }
+        (((first)..first + n).map(record).collect(), spans)
+    }
+
+    /// (web requests, api requests, api errors, edge calls, edge errors, records).
+    fn rollup_totals(store: &Store) -> (u64, u64, u64, u64, u64, u64) {
+        let view = store.rollups(0, i64::MAX).unwrap();
+        assert!(view.warnings.is_empty(), "{:?}", view.warnings);
+        let set = &view.rollups;
+        let requests = |service: &str| set.red.iter().filter(|(k, _)| k.service == service).map(|(_, v)| v.requests).sum::<u64>();
+        let api_errors = set.red.iter().filter(|(k, _)| k.service == "api").map(|(_, v)| v.errors).sum();
+        let edge = set.edges.iter().filter(|(k, _)| k.caller == "web" && k.callee == "api").fold((0, 0), |(c, e), (_, v)| (c + v.requests, e + v.errors));
+        let records = set.levels.values().map(|c| c.total()).sum();
+        (requests("web"), requests("api"), api_errors, edge.0, edge.1, records)
+    }
+
+    fn wait_ready(store: &Store) {
+        while !store.is_ready() {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    #[test]
+    fn rollups_survive_restart_exactly_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = StoreConfig::new(dir.path());
+        // 30 calls, 10 failing.
+        let expected = (30, 30, 10, 30, 10, 30);
+        {
+            let store = Store::open(config.clone()).unwrap();
+            let (records, spans) = calls(30, 0);
+            store.write_blocking(records, spans).unwrap();
+            // From the buffer, before any flush.
+            assert_eq!(rollup_totals(&store), expected);
+            assert!(store.flush(Duration::from_secs(10)));
+            assert_eq!(store.stats().buffered_spans, 0);
+            assert_eq!(rollup_totals(&store), expected);
+        }
+        let store = Store::open(config).unwrap();
+        wait_ready(&store);
+        assert_eq!(rollup_totals(&store), expected);
+    }
+
+    #[test]
+    fn rollups_are_not_counted_twice_after_a_crash() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = StoreConfig::new(dir.path());
+        {
+            let store = Store::open(config.clone()).unwrap();
+            let (records, spans) = calls(30, 0);
+            store.write_blocking(records, spans).unwrap();
+            assert!(store.flush(Duration::from_secs(10)));
+            // Not flushed: only in the WAL when the process dies.
+            let (records, spans) = calls(12, 30);
+            store.write_blocking(records, spans).unwrap();
+            store.simulate_crash();
+        }
+        let expected = (42, 42, 14, 42, 14, 42);
+        let store = Store::open(config.clone()).unwrap();
+        wait_ready(&store);
+        // Stored rows of the first buffer plus the replayed second one, from memory.
+        assert_eq!(rollup_totals(&store), expected);
+        assert!(store.flush(Duration::from_secs(10)));
+        assert_eq!(rollup_totals(&store), expected);
+        drop(store);
+        let store = Store::open(config).unwrap();
+        wait_ready(&store);
+        assert!(store.flush(Duration::from_secs(10)));
+        assert_eq!(rollup_totals(&store), expected);
+    }
+
+    #[test]
+    fn rollup_reads_race_flushes_without_double_counting() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(StoreConfig::new(dir.path())).unwrap());
+        let writer = {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                for round in 0..20 {
+                    let (records, spans) = calls(5, round * 5);
+                    store.write_blocking(records, spans).unwrap();
+                    assert!(store.flush(Duration::from_secs(10)));
+                }
+            })
+        };
+        // Every read sees whole writes only: web requests always equal edge calls and records,
+        // and they only grow.
+        let mut last = 0;
+        while !writer.is_finished() {
+            let (web, api, _, calls, _, records) = rollup_totals(&store);
+            assert_eq!((web, api, calls, records), (web, web, web, web));
+            assert!(web % 5 == 0 && web >= last, "{web} after {last}");
+            last = web;
+        }
+        writer.join().unwrap();
+        assert_eq!(rollup_totals(&store), (100, 100, 34, 100, 34, 100));
     }
 }
