@@ -6,7 +6,13 @@ use std::time::{Duration, Instant};
 
 const TRAWL: &str = env!("CARGO_BIN_EXE_trawl");
 
-fn why(scenario: &str) -> (serde_json::Value, std::process::ExitStatus) {
+struct DemoRun {
+    why: serde_json::Value,
+    servicemap: serde_json::Value,
+    status: std::process::ExitStatus,
+}
+
+fn run_demo(scenario: &str) -> DemoRun {
     let dir = tempfile::tempdir().unwrap();
     let mut demo = Command::new(TRAWL)
         .args(["demo", "--listen", "127.0.0.1:0", "--otlp-http-listen", "off", "--otlp-grpc-listen", "off"])
@@ -33,6 +39,8 @@ fn why(scenario: &str) -> (serde_json::Value, std::process::ExitStatus) {
     let out = Command::new(TRAWL).args(["why", "--since", "5m", "--format", "json", "--server", &api]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let servicemap: serde_json::Value =
+        reqwest::blocking::get(format!("{api}/api/v1/servicemap?start=5m")).unwrap().json().unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
     let status = loop {
         if let Some(status) = demo.try_wait().unwrap() {
@@ -41,23 +49,51 @@ fn why(scenario: &str) -> (serde_json::Value, std::process::ExitStatus) {
         assert!(Instant::now() < deadline, "demo did not stop after --stop-after");
         std::thread::sleep(Duration::from_millis(200));
     };
-    (report, status)
+    DemoRun { why: report, servicemap, status }
 }
 
 #[test]
 fn demo_payment_timeout_is_named_by_why() {
-    let (report, status) = why("payment-timeout");
+    let DemoRun { why: report, servicemap, status } = run_demo("payment-timeout");
     assert!(status.success(), "demo exit: {status:?}");
     let top = &report["causes"][0];
     assert_eq!(top["service"], "payment-service", "{report:#}");
     assert_eq!(top["operation"], "POST third-party-payment-api /v1/charges", "{report:#}");
     assert!(top["share"].as_f64().unwrap() > 0.5, "{report:#}");
     assert!(top["reason"].as_str().unwrap().contains("timed out"), "{report:#}");
+
+    // The service map shows the fleet's call graph: every edge is real, the core ones are there.
+    let fleet = trawl_fleet::Fleet::new(trawl_fleet::FleetConfig {
+        services: 30,
+        scenario: trawl_fleet::Scenario::PaymentTimeout,
+        ..Default::default()
+    });
+    let graph: std::collections::HashSet<(String, String)> = fleet.call_graph().into_iter().collect();
+    let uninstrumented = ["redis", "postgresql", "third-party-payment-api"];
+    let edges: Vec<(String, String)> = servicemap["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["caller"].as_str().unwrap().to_string(), e["callee"].as_str().unwrap().to_string()))
+        .collect();
+    for edge in &edges {
+        assert!(graph.contains(edge) || uninstrumented.contains(&edge.1.as_str()), "edge {edge:?} is not in the call graph");
+    }
+    for core in [("gateway", "auth-service"), ("gateway", "order-service"), ("order-service", "payment-service")] {
+        assert!(edges.contains(&(core.0.to_string(), core.1.to_string())), "missing {core:?} in {edges:?}");
+    }
+    let payment_api = servicemap["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["caller"] == "payment-service" && e["callee"] == "third-party-payment-api")
+        .expect("the payment provider appears as a callee");
+    assert!(payment_api["error_rate"].as_f64().unwrap() > 0.3, "{payment_api:#}");
 }
 
 #[test]
 fn demo_bad_deploy_names_the_canary_version() {
-    let (report, status) = why("bad-deploy");
+    let DemoRun { why: report, status, .. } = run_demo("bad-deploy");
     assert!(status.success(), "demo exit: {status:?}");
     let top = &report["causes"][0];
     assert_eq!(top["service"], "order-service", "{report:#}");
