@@ -9,6 +9,7 @@ mod metrics;
 mod query;
 mod services;
 mod state;
+mod tail;
 mod time_range;
 
 pub use error::ApiError;
@@ -29,6 +30,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/search", get(query::search_get).post(query::search_post))
         .route("/api/v1/traces/{trace_id}", get(query::trace))
         .route("/api/v1/rootcause", get(query::rootcause))
+        .route("/api/v1/tail", get(tail::tail))
         .route("/api/v1/services", get(services::list))
         .route("/api/v1/services/{name}", get(services::detail))
         .route("/api/v1/servicemap", get(services::map))

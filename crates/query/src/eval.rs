@@ -115,6 +115,11 @@ impl RowView for BatchRow<'_> {
     }
 }
 
+/// True when the record matches the query (an empty query matches everything).
+pub fn record_matches(query: &crate::Query, record: &Record) -> bool {
+    query.expr.as_ref().is_none_or(|e| matches(e, record))
+}
+
 /// True when the row matches `expr`.
 pub fn matches(expr: &Expr, row: &impl RowView) -> bool {
     match expr {

@@ -18,7 +18,7 @@ mod trace;
 pub use ast::{Compare, Expr, FieldTerm, Query};
 pub use error::QueryError;
 pub use error_messages::{error_messages, span_error_message, ErrorMessage, ErrorMessagesRequest, ErrorMessagesResult};
-pub use eval::{BatchRow, RowView};
+pub use eval::{record_matches, BatchRow, RowView};
 pub use parser::parse;
 pub use rootcause::{fetch_traces, root_cause, RootCauseReport, RootCauseRequest};
 pub use search::{search, SearchRequest, SearchResult, SearchStats};

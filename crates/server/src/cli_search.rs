@@ -1,4 +1,4 @@
-//! `trawl search` and `trawl trace`.
+//! The query commands: `trawl search`, `trawl trace`, `trawl why`, `trawl tail`.
 
 use std::io::Write;
 
@@ -249,6 +249,49 @@ pub fn why(server: &str, query: &str, since: &str, format: Format) -> anyhow::Re
             c["first_seen"].as_str().unwrap_or(""),
             c["example_trace_id"].as_str().unwrap_or("")
         )?;
+    }
+    Ok(())
+}
+
+/// `trawl tail [QUERY]`: follows new matching records as they arrive (Server-Sent Events).
+pub fn tail(server: &str, query: &str, format: Format) -> anyhow::Result<()> {
+    use std::io::BufRead;
+    let client = reqwest::blocking::Client::builder().timeout(None).build()?;
+    let url = format!("{}/api/v1/tail", server.trim_end_matches('/'));
+    let response = client
+        .get(&url)
+        .query(&[("query", query)])
+        .header("accept", "text/event-stream")
+        .send()
+        .with_context(|| format!("cannot reach {url}"))?;
+    let status = response.status();
+    if !status.is_success() {
+        let body = response.text().unwrap_or_default();
+        return Err(api_error(status, &body));
+    }
+    let color = color();
+    let mut out = std::io::stdout();
+    let mut event = String::new();
+    for line in std::io::BufReader::new(response).lines() {
+        let line = line.context("the server closed the stream")?;
+        if let Some(name) = line.strip_prefix("event:") {
+            event = name.trim().to_string();
+        } else if let Some(data) = line.strip_prefix("data:") {
+            let data = data.trim_start();
+            if event == "error" {
+                anyhow::bail!("{data}");
+            }
+            match format {
+                Format::Json => writeln!(out, "{data}")?,
+                Format::Table => {
+                    let record: serde_json::Value = serde_json::from_str(data).unwrap_or_default();
+                    writeln!(out, "{}", record_line(&record, color))?;
+                }
+            }
+            out.flush()?;
+        } else if line.is_empty() {
+            event.clear();
+        }
     }
     Ok(())
 }

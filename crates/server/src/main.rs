@@ -1,6 +1,7 @@
 //! The `trawl` binary: the server and the command-line client.
 
 mod cli_ingest;
+mod cli_patterns;
 mod cli_search;
 mod config;
 mod demo;
@@ -60,6 +61,15 @@ enum Command {
         #[arg(long, env = "TRAWL_SERVER", default_value = "http://127.0.0.1:7070")]
         server: String,
     },
+    /// Follow new records matching a query as they arrive.
+    Tail {
+        #[arg(default_value = "")]
+        query: String,
+        #[arg(long, value_enum, default_value = "table")]
+        format: output::Format,
+        #[arg(long, env = "TRAWL_SERVER", default_value = "http://127.0.0.1:7070")]
+        server: String,
+    },
     /// Name the services and operations that broke the failing requests of a window.
     Why {
         /// Only traces of records matching this query (default: every trace with an error).
@@ -71,6 +81,21 @@ enum Command {
         format: output::Format,
         #[arg(long, env = "TRAWL_SERVER", default_value = "http://127.0.0.1:7070")]
         server: String,
+    },
+    /// Mine log patterns: `<pattern_id>\t<template>` for every line of a file or `-` (stdin).
+    Patterns {
+        /// File to read, one message per line, or `-` for standard input.
+        #[arg(default_value = "-")]
+        file: PathBuf,
+        /// Print the patterns with their counts, largest first (`<count>\t<pattern_id>\t<template>`).
+        #[arg(long)]
+        summary: bool,
+        /// Print every line's final pattern once the input is read (merges resolved).
+        #[arg(long, conflicts_with = "summary")]
+        r#final: bool,
+        /// Most patterns held at once; the least recently seen are evicted past it.
+        #[arg(long, default_value_t = 10_000)]
+        max_patterns: usize,
     },
     /// Show a trace as a waterfall, with its root cause and records, across services.
     Trace {
@@ -96,8 +121,17 @@ fn main() -> ExitCode {
                 Command::Search { query, since, from, to, limit, format, server } => {
                     cli_search::search(&server, &query, since.or(from), to, limit, format)
                 }
+                Command::Patterns { file, summary, r#final, max_patterns } => {
+                    let mode = match (summary, r#final) {
+                        (true, _) => cli_patterns::Mode::Summary,
+                        (false, true) => cli_patterns::Mode::Final,
+                        (false, false) => cli_patterns::Mode::Lines,
+                    };
+                    cli_patterns::run(&file, mode, max_patterns)
+                }
                 Command::Trace { trace_id, format, server } => cli_search::trace(&server, &trace_id, format),
                 Command::Why { query, since, format, server } => cli_search::why(&server, &query, &since, format),
+                Command::Tail { query, format, server } => cli_search::tail(&server, &query, format),
                 Command::Server(_) | Command::Demo(_) => unreachable!("handled above"),
             }
         }

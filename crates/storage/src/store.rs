@@ -65,6 +65,11 @@ pub struct StoreStats {
 
 type Done = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
 
+/// A live-tail subscriber: called on the writer thread with every acknowledged chunk, in order,
+/// as soon as it is visible to queries. It must not block (hand the chunk to a bounded queue);
+/// returning false unsubscribes it.
+pub type Subscriber = Box<dyn FnMut(&Arc<Chunk>) -> bool + Send>;
+
 struct WriteRequest {
     payload: Vec<u8>,
     chunk: Chunk,
@@ -116,6 +121,8 @@ struct Inner {
     /// entry goes away when it next succeeds.
     errors: Mutex<std::collections::BTreeMap<&'static str, String>>,
     corrupt_files: Mutex<Vec<String>>,
+    /// Live-tail subscribers, called on the writer thread with every acknowledged chunk.
+    subscribers: Mutex<Vec<Subscriber>>,
     /// Signalled when something was frozen, flushed, or on shutdown.
     flush_cv: Condvar,
     flush_lock: Mutex<()>,
@@ -183,6 +190,7 @@ impl Store {
             writer_stopped: AtomicBool::new(false),
             errors: Mutex::default(),
             corrupt_files: Mutex::new(corrupt),
+            subscribers: Mutex::default(),
             flush_cv: Condvar::new(),
             flush_lock: Mutex::new(()),
             config,
@@ -288,6 +296,15 @@ impl Store {
             }
         }
         true
+    }
+
+    /// Adds a live-tail subscriber (see [`Subscriber`]). Writes acknowledged from now on reach it.
+    pub fn subscribe(&self, subscriber: Subscriber) {
+        self.inner.subscribers.lock().push(subscriber);
+    }
+
+    pub fn n_subscribers(&self) -> usize {
+        self.inner.subscribers.lock().len()
     }
 
     /// A consistent view for queries.
@@ -524,7 +541,9 @@ fn replay_into(inner: &Inner, replay: trawl_wal::Replay) {
             .with_limit(frame.payload.len() as u64 * 4 + 1024)
             .deserialize::<(Vec<Record>, Vec<Span>)>(&frame.payload)
         {
-            Ok((records, spans)) => push_active(&mut mem, Chunk::new(records, spans)),
+            Ok((records, spans)) => {
+                push_active(&mut mem, Chunk::new(records, spans));
+            }
             Err(e) => {
                 tracing::error!(wal_file = frame.file_seq, error = %e, "undecodable wal frame skipped");
                 inner.metrics.wal_corrupt_tails.fetch_add(1, Ordering::Relaxed);
@@ -542,11 +561,13 @@ fn replay_into(inner: &Inner, replay: trawl_wal::Replay) {
 
 use bincode::Options as _;
 
-fn push_active(mem: &mut MemState, chunk: Chunk) {
+fn push_active(mem: &mut MemState, chunk: Chunk) -> Arc<Chunk> {
     mem.active_items += chunk.n_items();
     mem.active_bytes += chunk.bytes;
     mem.active_since.get_or_insert_with(Instant::now);
-    mem.active.push(Arc::new(chunk));
+    let chunk = Arc::new(chunk);
+    mem.active.push(chunk.clone());
+    chunk
 }
 
 fn next_wakeup(inner: &Inner) -> Duration {
@@ -587,17 +608,22 @@ fn commit(inner: &Inner, wal: &mut Wal, batch: Vec<WriteRequest>, last_sync: &mu
     clear_error(inner, "wal_write");
     inner.metrics.wal_bytes_written.fetch_add(bytes as u64, Ordering::Relaxed);
     let mut dones = Vec::with_capacity(batch.len());
+    let mut chunks = Vec::with_capacity(batch.len());
     {
         let mut mem = inner.mem.write();
         for r in batch {
             inner.metrics.records_written.fetch_add(r.chunk.records.len() as u64, Ordering::Relaxed);
             inner.metrics.spans_written.fetch_add(r.chunk.spans.len() as u64, Ordering::Relaxed);
-            push_active(&mut mem, r.chunk);
+            chunks.push(push_active(&mut mem, r.chunk));
             dones.push(r.done);
         }
     }
     for done in dones {
         done(Ok(()));
+    }
+    let mut subscribers = inner.subscribers.lock();
+    if !subscribers.is_empty() {
+        subscribers.retain_mut(|subscriber| chunks.iter().all(|chunk| subscriber(chunk)));
     }
 }
 
