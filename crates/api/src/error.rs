@@ -13,6 +13,8 @@ pub enum ApiError {
     PayloadTooLarge(String),
     UnsupportedMediaType(String),
     NotFound(String),
+    /// The request clashes with what exists (a name already taken).
+    Conflict(String),
     /// Retryable: the server is behind.
     Overloaded(String),
     /// Retryable: the disk refused writes, or the server is starting or stopping.
@@ -31,6 +33,7 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Overloaded(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -44,6 +47,7 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => "too_large",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::NotFound(_) => "not_found",
+            ApiError::Conflict(_) => "conflict",
             ApiError::Overloaded(_) => "overloaded",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal",
@@ -56,6 +60,7 @@ impl ApiError {
             ApiError::PayloadTooLarge(r)
             | ApiError::UnsupportedMediaType(r)
             | ApiError::NotFound(r)
+            | ApiError::Conflict(r)
             | ApiError::Overloaded(r)
             | ApiError::Unavailable(r)
             | ApiError::Internal(r) => r,
@@ -92,6 +97,7 @@ impl From<StoreError> for ApiError {
             StoreError::Overloaded(r) => ApiError::Overloaded(r),
             StoreError::Unavailable(r) => ApiError::Unavailable(r),
             StoreError::ShuttingDown => ApiError::Unavailable("server is shutting down".into()),
+            StoreError::Conflict(r) => ApiError::Conflict(r),
             other => ApiError::Internal(other.to_string()),
         }
     }

@@ -2,6 +2,7 @@
 //! with `trawl-ingest`, write through `trawl-storage`, query with `trawl-query`, and
 //! [`ApiError`] is the one place where errors become status codes.
 
+mod catalog;
 mod error;
 mod grpc;
 mod ingest;
@@ -31,6 +32,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/traces/{trace_id}", get(query::trace))
         .route("/api/v1/rootcause", get(query::rootcause))
         .route("/api/v1/tail", get(tail::tail))
+        .route("/api/v1/fields", get(catalog::fields))
+        .route("/api/v1/fields/{name}/values", get(catalog::field_values))
+        .route("/api/v1/saved-queries", get(catalog::list_saved).post(catalog::create_saved))
+        .route("/api/v1/saved-queries/{id}", get(catalog::get_saved).put(catalog::update_saved).delete(catalog::delete_saved))
         .route("/api/v1/services", get(services::list))
         .route("/api/v1/services/{name}", get(services::detail))
         .route("/api/v1/servicemap", get(services::map))

@@ -14,6 +14,9 @@ pub enum StoreError {
     Corrupt { path: PathBuf, reason: String },
     #[error("i/o error on {path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
+    /// The request clashes with what exists (a name already taken).
+    #[error("{0}")]
+    Conflict(String),
     #[error("metastore: {0}")]
     Metastore(#[from] rusqlite::Error),
     #[error("store is shutting down")]

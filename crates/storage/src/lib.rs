@@ -24,6 +24,7 @@ pub use bloom::Bloom;
 pub use buffer::Chunk;
 pub use config::{Durability, StoreConfig};
 pub use error::StoreError;
+pub use metastore::{Metastore, SavedQuery};
 pub use metrics::{Histogram, StoreMetrics};
 pub use rollup_tables::RollupCompaction;
 pub use segment_index::{RowGroupIndex, SegmentIndex, SegmentKind};

@@ -60,7 +60,73 @@ CREATE TABLE IF NOT EXISTS saved_queries (
 );
 ";
 
+/// A query saved under a name, for the UI and the CLI.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct SavedQuery {
+    pub id: i64,
+    pub name: String,
+    pub query: String,
+    pub created_at_ns: i64,
+    pub updated_at_ns: i64,
+}
+
+fn saved_query(row: &rusqlite::Row<'_>) -> rusqlite::Result<SavedQuery> {
+    Ok(SavedQuery { id: row.get(0)?, name: row.get(1)?, query: row.get(2)?, created_at_ns: row.get(3)?, updated_at_ns: row.get(4)? })
+}
+
+fn unique_name(e: rusqlite::Error, name: &str) -> StoreError {
+    match e {
+        rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
+            StoreError::Conflict(format!("a saved query named {name:?} already exists"))
+        }
+        other => StoreError::Metastore(other),
+    }
+}
+
 impl Metastore {
+    pub fn saved_queries(&self) -> Result<Vec<SavedQuery>, StoreError> {
+        let mut stmt = self.conn.prepare("SELECT id, name, query, created_at_ns, updated_at_ns FROM saved_queries ORDER BY name")?;
+        let rows = stmt.query_map([], saved_query)?.collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    pub fn saved_query(&self, id: i64) -> Result<Option<SavedQuery>, StoreError> {
+        let mut stmt = self.conn.prepare("SELECT id, name, query, created_at_ns, updated_at_ns FROM saved_queries WHERE id = ?1")?;
+        let mut rows = stmt.query_map(params![id], saved_query)?;
+        Ok(rows.next().transpose()?)
+    }
+
+    /// Saves a new query; a name already taken is a [`StoreError::Conflict`].
+    pub fn create_saved_query(&mut self, name: &str, query: &str) -> Result<SavedQuery, StoreError> {
+        let now = trawl_model::now_ns();
+        self.conn
+            .execute(
+                "INSERT INTO saved_queries (name, query, created_at_ns, updated_at_ns) VALUES (?1, ?2, ?3, ?3)",
+                params![name, query, now],
+            )
+            .map_err(|e| unique_name(e, name))?;
+        let id = self.conn.last_insert_rowid();
+        Ok(SavedQuery { id, name: name.to_string(), query: query.to_string(), created_at_ns: now, updated_at_ns: now })
+    }
+
+    /// Replaces a saved query's name and text; None when there is no such id.
+    pub fn update_saved_query(&mut self, id: i64, name: &str, query: &str) -> Result<Option<SavedQuery>, StoreError> {
+        let now = trawl_model::now_ns();
+        let n = self
+            .conn
+            .execute("UPDATE saved_queries SET name = ?2, query = ?3, updated_at_ns = ?4 WHERE id = ?1", params![id, name, query, now])
+            .map_err(|e| unique_name(e, name))?;
+        if n == 0 {
+            return Ok(None);
+        }
+        self.saved_query(id)
+    }
+
+    /// True when something was deleted.
+    pub fn delete_saved_query(&mut self, id: i64) -> Result<bool, StoreError> {
+        Ok(self.conn.execute("DELETE FROM saved_queries WHERE id = ?1", params![id])? > 0)
+    }
+
     pub fn open(path: &Path) -> Result<Metastore, StoreError> {
         let conn = Connection::open(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -138,6 +204,22 @@ impl Metastore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn saved_queries_round_trip_and_names_are_unique() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut m = Metastore::open(&dir.path().join("m.sqlite")).unwrap();
+        let a = m.create_saved_query("payment errors", "service:payment level:error").unwrap();
+        assert!(matches!(m.create_saved_query("payment errors", "x"), Err(StoreError::Conflict(_))));
+        let b = m.create_saved_query("결제 실패", "\"결제 실패\"").unwrap();
+        assert_eq!(m.saved_queries().unwrap().iter().map(|q| q.id).collect::<Vec<_>>(), vec![a.id, b.id]);
+        let updated = m.update_saved_query(a.id, "payment errors", "service:payment level:fatal").unwrap().unwrap();
+        assert_eq!(updated.query, "service:payment level:fatal");
+        assert!(m.update_saved_query(999, "x", "y").unwrap().is_none());
+        assert!(m.delete_saved_query(b.id).unwrap());
+        assert!(!m.delete_saved_query(b.id).unwrap());
+        assert_eq!(m.saved_query(b.id).unwrap(), None);
+    }
 
     #[test]
     fn registration_is_kept_across_reopen() {

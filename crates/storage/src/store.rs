@@ -298,6 +298,12 @@ impl Store {
         true
     }
 
+    /// Saved queries live in the metastore; they go through the second connection so they never
+    /// wait for a flush.
+    pub fn with_saved_queries<T>(&self, f: impl FnOnce(&mut Metastore) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        f(&mut self.inner.metastore_reader.lock())
+    }
+
     /// Adds a live-tail subscriber (see [`Subscriber`]). Writes acknowledged from now on reach it.
     pub fn subscribe(&self, subscriber: Subscriber) {
         self.inner.subscribers.lock().push(subscriber);
