@@ -8,6 +8,8 @@ const TRAWL: &str = env!("CARGO_BIN_EXE_trawl");
 
 struct DemoRun {
     why: serde_json::Value,
+    /// `trawl trace` of the top cause's example trace, as printed.
+    waterfall: String,
     servicemap: serde_json::Value,
     status: std::process::ExitStatus,
 }
@@ -39,6 +41,10 @@ fn run_demo(scenario: &str) -> DemoRun {
     let out = Command::new(TRAWL).args(["why", "--since", "5m", "--format", "json", "--server", &api]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let example = report["causes"][0]["example_trace_id"].as_str().unwrap_or("").to_string();
+    let out = Command::new(TRAWL).args(["trace", &example, "--server", &api]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let waterfall = String::from_utf8_lossy(&out.stdout).into_owned();
     let servicemap: serde_json::Value =
         reqwest::blocking::get(format!("{api}/api/v1/servicemap?start=5m")).unwrap().json().unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -49,12 +55,18 @@ fn run_demo(scenario: &str) -> DemoRun {
         assert!(Instant::now() < deadline, "demo did not stop after --stop-after");
         std::thread::sleep(Duration::from_millis(200));
     };
-    DemoRun { why: report, servicemap, status }
+    DemoRun { why: report, waterfall, servicemap, status }
 }
 
 #[test]
 fn demo_payment_timeout_is_named_by_why() {
-    let DemoRun { why: report, servicemap, status } = run_demo("payment-timeout");
+    let DemoRun { why: report, waterfall, servicemap, status } = run_demo("payment-timeout");
+    // The waterfall marks the same span, under the gateway, with the records of the trace.
+    let marked: Vec<&str> = waterfall.lines().filter(|l| l.contains("◀ ROOT CAUSE")).collect();
+    assert_eq!(marked.len(), 1, "{waterfall}");
+    assert!(marked[0].trim_start().starts_with("payment-service POST third-party-payment-api"), "{waterfall}");
+    assert!(waterfall.lines().nth(1).unwrap().starts_with("root cause: payment-service"), "{waterfall}");
+    assert!(waterfall.contains("결제 실패"), "{waterfall}");
     assert!(status.success(), "demo exit: {status:?}");
     let top = &report["causes"][0];
     assert_eq!(top["service"], "payment-service", "{report:#}");
