@@ -49,6 +49,15 @@ fn the_injected_fault_is_the_top_cause_for_every_scenario() {
             })
             .collect();
         let causes = rank_causes(&window, &baseline_counts, &versions(&all));
+        if let Some(top) = causes.first() {
+            eprintln!(
+                "{scenario:?}: {} failing traces, top cause {} `{}` share {:.3}",
+                window.len(),
+                top.key.service,
+                top.key.operation,
+                top.share
+            );
+        }
         match scenario.expected_cause() {
             None => {
                 // Only background noise: every cause is small and not new-and-large.
