@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 use trawl_model::Record;
-use trawl_storage::{read_record_batches, record_from_batch, RecordColumns, SegmentKind, Snapshot, StoreError};
+use trawl_storage::{read_record_batches_filtered, record_from_batch, RecordColumns, RowPrefilter, SegmentKind, Snapshot, StoreError};
 
 use crate::ast::Query;
 use crate::eval::{matches, BatchRow, RowView};
@@ -131,6 +131,14 @@ pub fn search(snapshot: &Snapshot, request: &SearchRequest<'_>) -> Result<Search
         }
     }
 
+    // Rows outside the range, or of other services or levels, are dropped while decoding.
+    let prefilter = RowPrefilter {
+        start_ns: start,
+        end_ns: end,
+        services: requirements.services.clone(),
+        levels: requirements.levels.as_ref().map(|ls| ls.iter().map(|l| l.as_str()).collect()),
+    };
+    let selective = prefilter.services.is_some() || prefilter.levels.is_some();
     let mut segments: Vec<_> = snapshot.segments.iter().filter(|s| s.kind == SegmentKind::Records).collect();
     segments.sort_by_key(|s| Reverse(s.index.max_time_ns));
     stats.segments_total = segments.len();
@@ -150,7 +158,10 @@ pub fn search(snapshot: &Snapshot, request: &SearchRequest<'_>) -> Result<Search
                 continue;
             }
             stats.row_groups_scanned += 1;
-            let batches = match read_record_batches(&seg.path, vec![rg]) {
+            let index = &seg.index.row_groups[rg];
+            let partly_outside = index.min_time_ns < start || index.max_time_ns > end;
+            let filter = (selective || partly_outside).then_some(&prefilter);
+            let batches = match read_record_batches_filtered(&seg.path, vec![rg], filter) {
                 Ok(b) => b,
                 Err(e) => {
                     warnings.push(corrupt_warning(&e));

@@ -4,8 +4,10 @@
 use std::fs::File;
 use std::path::Path;
 
-use arrow::array::{Array, Int32Array, Int64Array, RecordBatch, StringArray, TimestampNanosecondArray};
-use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
+use arrow::array::{Array, BooleanArray, Int32Array, Int64Array, RecordBatch, StringArray, TimestampNanosecondArray};
+use parquet::arrow::arrow_reader::{ArrowPredicateFn, ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowFilter};
+use parquet::arrow::ProjectionMask;
+use parquet::file::metadata::PageIndexPolicy;
 use trawl_model::{AttrValue, Attributes, Level, Record, Span, SpanEvent, SpanKind, SpanLink, StatusCode};
 
 use crate::StoreError;
@@ -18,7 +20,60 @@ static FOOTERS: std::sync::LazyLock<parking_lot::Mutex<std::collections::HashMap
     std::sync::LazyLock::new(Default::default);
 const MAX_CACHED_FOOTERS: usize = 4096;
 
+/// An exact pre-filter on cheap columns (time, service, level), applied while decoding: the
+/// other columns (bodies, attributes) are decoded only for rows that pass.
+#[derive(Debug, Clone)]
+pub struct RowPrefilter {
+    pub start_ns: i64,
+    pub end_ns: i64,
+    /// Lowercased service names, one of which must match (None: any).
+    pub services: Option<Vec<String>>,
+    /// Level names as stored (`ERROR`), one of which must match (None: any).
+    pub levels: Option<Vec<&'static str>>,
+}
+
+impl RowPrefilter {
+    fn row_filter(&self, schema: &parquet::schema::types::SchemaDescriptor) -> Option<RowFilter> {
+        let wanted: Vec<&str> = std::iter::once("time")
+            .chain(self.services.as_ref().map(|_| "service"))
+            .chain(self.levels.as_ref().map(|_| "level"))
+            .collect();
+        let leaves: Vec<usize> = (0..schema.num_columns()).filter(|&i| wanted.contains(&schema.column(i).name())).collect();
+        if leaves.len() != wanted.len() {
+            return None;
+        }
+        let filter = self.clone();
+        let predicate = ArrowPredicateFn::new(ProjectionMask::leaves(schema, leaves), move |batch: RecordBatch| {
+            let n = batch.num_rows();
+            let time = batch.column_by_name("time").and_then(|c| c.as_any().downcast_ref::<TimestampNanosecondArray>());
+            let service = batch.column_by_name("service").and_then(|c| c.as_any().downcast_ref::<StringArray>());
+            let level = batch.column_by_name("level").and_then(|c| c.as_any().downcast_ref::<StringArray>());
+            let keep = (0..n).map(|i| {
+                let in_time = time.is_none_or(|t| {
+                    let t = t.value(i);
+                    t >= filter.start_ns && t <= filter.end_ns
+                });
+                let service_ok = match (&filter.services, service) {
+                    (Some(wanted), Some(col)) => wanted.iter().any(|w| col.value(i).eq_ignore_ascii_case(w)),
+                    _ => true,
+                };
+                let level_ok = match (&filter.levels, level) {
+                    (Some(wanted), Some(col)) => wanted.contains(&col.value(i)),
+                    _ => true,
+                };
+                Some(in_time && service_ok && level_ok)
+            });
+            Ok(BooleanArray::from_iter(keep))
+        });
+        Some(RowFilter::new(vec![Box::new(predicate)]))
+    }
+}
+
 fn read_batches(path: &Path, row_groups: Vec<usize>) -> Result<Vec<RecordBatch>, StoreError> {
+    read_batches_filtered(path, row_groups, None)
+}
+
+fn read_batches_filtered(path: &Path, row_groups: Vec<usize>, prefilter: Option<&RowPrefilter>) -> Result<Vec<RecordBatch>, StoreError> {
     let corrupt = |reason: String| StoreError::Corrupt { path: path.to_path_buf(), reason };
     let file = File::open(path).map_err(|e| StoreError::io(path, e))?;
     let meta = file.metadata().map_err(|e| StoreError::io(path, e))?;
@@ -27,7 +82,7 @@ fn read_batches(path: &Path, row_groups: Vec<usize>) -> Result<Vec<RecordBatch>,
     let metadata = match cached {
         Some(m) => m,
         None => {
-            let m = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).map_err(|e| corrupt(e.to_string()))?;
+            let m = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Optional)).map_err(|e| corrupt(e.to_string()))?;
             let mut footers = FOOTERS.lock();
             if footers.len() >= MAX_CACHED_FOOTERS {
                 footers.clear();
@@ -41,13 +96,26 @@ fn read_batches(path: &Path, row_groups: Vec<usize>) -> Result<Vec<RecordBatch>,
     if let Some(bad) = row_groups.iter().find(|&&rg| rg >= n_row_groups) {
         return Err(corrupt(format!("row group {bad} missing (file has {n_row_groups})")));
     }
-    let reader = builder.with_row_groups(row_groups).with_batch_size(8192).build().map_err(|e| corrupt(e.to_string()))?;
+    let mut builder = builder.with_row_groups(row_groups).with_batch_size(8192);
+    if let Some(filter) = prefilter.and_then(|p| p.row_filter(builder.parquet_schema())) {
+        builder = builder.with_row_filter(filter);
+    }
+    let reader = builder.build().map_err(|e| corrupt(e.to_string()))?;
     reader.map(|b| b.map_err(|e| corrupt(e.to_string()))).collect()
 }
 
 /// Reads the given row groups of a records segment.
 pub fn read_record_batches(path: &Path, row_groups: Vec<usize>) -> Result<Vec<RecordBatch>, StoreError> {
-    let batches = read_batches(path, row_groups)?;
+    read_record_batches_filtered(path, row_groups, None)
+}
+
+/// Reads the rows of the given row groups of a records segment that pass `prefilter`.
+pub fn read_record_batches_filtered(
+    path: &Path,
+    row_groups: Vec<usize>,
+    prefilter: Option<&RowPrefilter>,
+) -> Result<Vec<RecordBatch>, StoreError> {
+    let batches = read_batches_filtered(path, row_groups, prefilter)?;
     for b in &batches {
         RecordColumns::new(b, path)?;
     }
@@ -281,6 +349,29 @@ mod tests {
         assert_eq!(back, expected);
         // Only the chosen row group is read.
         assert_eq!(read_record_batches(&path, vec![2]).unwrap().iter().map(|b| b.num_rows()).sum::<usize>(), 2);
+    }
+
+    #[test]
+    fn prefilter_keeps_exactly_the_matching_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("records-1.parquet");
+        let records: Vec<Record> = (0..60).map(|i| record(i, "x")).collect();
+        write_records_segment(&path, "default", &mut records.iter().collect::<Vec<_>>(), 16).unwrap();
+        let base = 1_700_000_000_000_000_000;
+        let filter = RowPrefilter {
+            start_ns: base + 10,
+            end_ns: base + 49,
+            services: Some(vec!["SVC-1".to_lowercase()]),
+            levels: Some(vec!["ERROR", "WARN"]),
+        };
+        let batches = read_record_batches_filtered(&path, (0..4).collect(), Some(&filter)).unwrap();
+        let mut got = Vec::new();
+        for b in &batches {
+            let c = RecordColumns::new(b, &path).unwrap();
+            got.extend((0..c.len()).map(|i| c.time.value(i) - base));
+        }
+        let expected: Vec<i64> = (10..50).filter(|i| i % 3 == 1 && matches!(i % 6, 3 | 4)).collect();
+        assert_eq!(got, expected);
     }
 
     #[test]

@@ -141,6 +141,9 @@ fn writer_properties(kind: SegmentKind, tenant: &str, row_group_rows: usize) -> 
     WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("valid zstd level")))
         .set_max_row_group_row_count(Some(row_group_rows))
+        // Small pages plus the page index let a filtered read skip whole pages of bodies and
+        // attributes instead of decompressing them.
+        .set_data_page_size_limit(64 * 1024)
         // Random ids never repeat within a row group: a dictionary would only cost time.
         .set_column_dictionary_enabled("trace_id".into(), false)
         .set_column_dictionary_enabled("span_id".into(), false)
