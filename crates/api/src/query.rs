@@ -192,7 +192,8 @@ pub struct RootCauseParams {
 }
 
 /// `GET /api/v1/rootcause`: the ranked causes of the failing traces of a window (default the
-/// last 15 minutes) against the window before it.
+/// last 15 minutes) against a baseline (the same time last week when there is data, else the
+/// window before).
 pub async fn rootcause(
     State(state): State<AppState>,
     params: Result<Query<RootCauseParams>, axum::extract::rejection::QueryRejection>,
@@ -238,6 +239,8 @@ pub async fn rootcause(
         "start": format_rfc3339(report.start_ns),
         "end": format_rfc3339(report.end_ns),
         "baseline_start": format_rfc3339(report.baseline_start_ns),
+        "baseline_end": format_rfc3339(report.baseline_end_ns),
+        "baseline_kind": report.baseline_kind,
         "failing_traces": report.failing_traces,
         "analysed_traces": report.analysed_traces,
         "baseline_failing_traces": report.baseline_failing_traces,

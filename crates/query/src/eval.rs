@@ -4,7 +4,7 @@ use std::borrow::Cow;
 use std::cell::OnceCell;
 
 use trawl_model::text::{contains_folded, Phrase};
-use trawl_model::{normalize_id, AttrValue, Attributes, Level, Record};
+use trawl_model::{AttrValue, Attributes, Level, Record};
 use trawl_storage::RecordColumns;
 
 use crate::ast::{core_field, Compare, Expr, FieldTerm};
@@ -65,15 +65,14 @@ impl RowView for Record {
 pub struct BatchRow<'a> {
     cols: &'a RecordColumns<'a>,
     i: usize,
-    level: Level,
+    level: OnceCell<Level>,
     attributes: OnceCell<Attributes>,
     resource: OnceCell<Attributes>,
 }
 
 impl<'a> BatchRow<'a> {
     pub fn new(cols: &'a RecordColumns<'a>, i: usize) -> BatchRow<'a> {
-        let level = Level::parse(cols.level.value(i)).unwrap_or(Level::Info);
-        BatchRow { cols, i, level, attributes: OnceCell::new(), resource: OnceCell::new() }
+        BatchRow { cols, i, level: OnceCell::new(), attributes: OnceCell::new(), resource: OnceCell::new() }
     }
 }
 
@@ -91,7 +90,7 @@ impl RowView for BatchRow<'_> {
         self.cols.host.value(self.i)
     }
     fn level(&self) -> Level {
-        self.level
+        *self.level.get_or_init(|| Level::parse(self.cols.level.value(self.i)).unwrap_or(Level::Info))
     }
     fn trace_id(&self) -> &str {
         self.cols.trace_id.value(self.i)
@@ -172,8 +171,9 @@ fn field_matches(term: &FieldTerm, row: &impl RowView) -> bool {
         FieldTerm::Exists { field } => lookup(row, field).is_some(),
         FieldTerm::Equals { field, value } => match core_field(field) {
             Some("level") => Level::parse(value) == Some(row.level()),
-            Some("trace_id") => row.trace_id() == normalize_id(value),
-            Some("span_id") => row.span_id() == normalize_id(value),
+            // The parser normalised the id (lowercase hex, no dashes).
+            Some("trace_id") => row.trace_id() == value,
+            Some("span_id") => row.span_id() == value,
             Some("service") | Some("host") | Some("environment") => {
                 lookup(row, field).is_some_and(|v| v.eq_ignore_ascii_case(value))
             }

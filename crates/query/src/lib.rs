@@ -22,6 +22,6 @@ pub use error_messages::{error_messages, span_error_message, ErrorMessage, Error
 pub use eval::{record_matches, BatchRow, RowView};
 pub use fields::{discover_fields, field_values, FieldInfo, FieldsReport};
 pub use parser::parse;
-pub use rootcause::{fetch_traces, root_cause, RootCauseReport, RootCauseRequest};
+pub use rootcause::{fetch_traces, root_cause, BaselineKind, RootCauseReport, RootCauseRequest};
 pub use search::{search, SearchRequest, SearchResult, SearchStats};
 pub use trace::{find_trace, TraceResult};

@@ -246,7 +246,7 @@ impl Parser {
                 return match self.peek() {
                     Some('"') => {
                         let value = self.parse_quoted()?;
-                        Ok(Expr::Field(FieldTerm::Equals { field, value }))
+                        Ok(Expr::Field(equals(field, value)))
                     }
                     None => Err(self.error_here(&format!("expected a value after \"{name}:\""))),
                     Some(c) if c.is_whitespace() || c == ')' => {
@@ -259,7 +259,7 @@ impl Parser {
                         } else if let Some(prefix) = value.strip_suffix('*').filter(|p| !p.is_empty()) {
                             Ok(Expr::Field(FieldTerm::Prefix { field, prefix: prefix.to_string() }))
                         } else {
-                            Ok(Expr::Field(FieldTerm::Equals { field, value }))
+                            Ok(Expr::Field(equals(field, value)))
                         }
                     }
                 };
@@ -275,6 +275,15 @@ impl Parser {
         }
         Ok(Expr::Text(phrase))
     }
+}
+
+/// `field:value`; ids are normalised here, once, so rows compare without allocating.
+fn equals(field: String, value: String) -> FieldTerm {
+    let value = match crate::ast::core_field(&field) {
+        Some("trace_id" | "span_id") => trawl_model::normalize_id(&value),
+        _ => value,
+    };
+    FieldTerm::Equals { field, value }
 }
 
 trait FieldName {

@@ -5,8 +5,8 @@
 //! 2. All spans and records of those traces (a margin around the window catches the parts of a
 //!    trace that started before or ended after it), assembled, each attributed to its root-cause
 //!    span (`trawl_trace::assemble`).
-//! 3. The same for the baseline window (the window of the same length just before), counted by
-//!    cause, so each cause is marked new, grown, steady or shrunk; and the `service.version`s seen
+//! 3. The same for the baseline window (the same hours a week before when spans exist then,
+//!    else the window of the same length just before), counted by cause, so each cause is marked new, grown, steady or shrunk; and the `service.version`s seen
 //!    in the window, so a cause specific to one version (a bad deploy) says so.
 
 use std::collections::{HashMap, HashSet};
@@ -27,6 +27,25 @@ use crate::{search, QueryError, SearchRequest};
 /// Spans of a trace may start this long before the window or end this long after it.
 const MARGIN_NS: i64 = 5 * 60 * 1_000_000_000;
 
+const WEEK_NS: i64 = 7 * 24 * 3600 * 1_000_000_000;
+
+/// Which window the causes are compared with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BaselineKind {
+    PreviousWindow,
+    SameTimeLastWeek,
+}
+
+/// True when some span starts in `[start, end)`: in the buffer, or in a segment whose sidecar
+/// says a row group covers that time.
+fn has_spans(snapshot: &Snapshot, start: i64, end: i64) -> bool {
+    snapshot.chunks.iter().any(|c| c.spans.iter().any(|s| s.start_ns >= start && s.start_ns < end))
+        || snapshot.segments.iter().filter(|s| s.kind == SegmentKind::Spans).any(|s| {
+            s.index.row_groups.iter().any(|rg| rg.min_time_ns < end && rg.max_time_ns >= start)
+        })
+}
+
 pub struct RootCauseRequest<'a> {
     pub query: &'a Query,
     pub start_ns: i64,
@@ -40,6 +59,8 @@ pub struct RootCauseReport {
     pub start_ns: i64,
     pub end_ns: i64,
     pub baseline_start_ns: i64,
+    pub baseline_end_ns: i64,
+    pub baseline_kind: BaselineKind,
     pub failing_traces: usize,
     pub analysed_traces: usize,
     pub baseline_failing_traces: usize,
@@ -55,14 +76,21 @@ pub fn root_cause(snapshot: &Snapshot, request: &RootCauseRequest<'_>) -> Result
     }
     let mut warnings = Vec::new();
     let length = request.end_ns - request.start_ns;
-    let baseline_start = request.start_ns.saturating_sub(length);
+    // The same hours a week earlier when spans exist then (daily and weekly rhythms cancel out),
+    // else the window just before.
+    let week_start = request.start_ns.saturating_sub(WEEK_NS);
+    let (baseline_start, baseline_end, baseline_kind) = if has_spans(snapshot, week_start, week_start + length) {
+        (week_start, week_start + length, BaselineKind::SameTimeLastWeek)
+    } else {
+        (request.start_ns.saturating_sub(length), request.start_ns, BaselineKind::PreviousWindow)
+    };
 
     let mut versions: HashMap<String, HashMap<String, usize>> = HashMap::new();
     let window = failing_trace_ids(snapshot, request, request.start_ns, request.end_ns, Some(&mut versions), &mut warnings)?;
-    let baseline = failing_trace_ids(snapshot, request, baseline_start, request.start_ns, None, &mut warnings)?;
+    let baseline = failing_trace_ids(snapshot, request, baseline_start, baseline_end, None, &mut warnings)?;
 
     let (window_traces, n_window) = assemble_sample(snapshot, &window, request, request.start_ns, request.end_ns, &mut warnings);
-    let (baseline_traces, n_baseline) = assemble_sample(snapshot, &baseline, request, baseline_start, request.start_ns, &mut warnings);
+    let (baseline_traces, n_baseline) = assemble_sample(snapshot, &baseline, request, baseline_start, baseline_end, &mut warnings);
     let wants = |t: &AssembledTrace| {
         request.query.expr.is_some() || t.root_cause.as_ref().is_some_and(|rc| rc.kind == trawl_trace::RootCauseKind::Error)
     };
@@ -84,6 +112,8 @@ pub fn root_cause(snapshot: &Snapshot, request: &RootCauseRequest<'_>) -> Result
         start_ns: request.start_ns,
         end_ns: request.end_ns,
         baseline_start_ns: baseline_start,
+        baseline_end_ns: baseline_end,
+        baseline_kind,
         failing_traces: n_window,
         analysed_traces: analysed.len(),
         baseline_failing_traces: n_baseline,

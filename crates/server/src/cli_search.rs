@@ -210,12 +210,13 @@ pub fn why(server: &str, query: &str, since: &str, format: Format) -> anyhow::Re
     let causes = answer["causes"].as_array().cloned().unwrap_or_default();
     writeln!(
         out,
-        "{bold}{} failing traces{reset} from {} to {} ({} analysed; {} in the window before)",
+        "{bold}{} failing traces{reset} from {} to {} ({} analysed; {} in the baseline, {})",
         answer["failing_traces"],
         answer["start"].as_str().unwrap_or(""),
         answer["end"].as_str().unwrap_or(""),
         answer["analysed_traces"],
         answer["baseline_failing_traces"],
+        if answer["baseline_kind"] == "same_time_last_week" { "the same time last week" } else { "the window before" },
     )?;
     if causes.is_empty() {
         writeln!(out, "no failing requests in this window")?;
