@@ -14,9 +14,10 @@ use std::time::Instant;
 
 use serde::Serialize;
 use trawl_model::{Record, Span, StatusCode};
+use arrow::array::{Array, StringArray};
 use trawl_storage::{
-    parse_attributes, read_record_batches, read_span_batches, record_from_batch, span_from_batch, RecordColumns, SegmentKind, Snapshot,
-    SpanColumns,
+    parse_attributes, read_projected, read_record_batches_filtered, read_span_batches_filtered, record_from_batch, span_from_batch,
+    RecordColumns, RowPrefilter, SegmentKind, Snapshot, SpanColumns,
 };
 use trawl_trace::{assemble, rank_causes, AssembledTrace, Cause, CauseKey};
 
@@ -127,6 +128,22 @@ fn version_of(resource: &trawl_model::Attributes) -> Option<String> {
     resource.iter().find(|(k, _)| k == "service.version").map(|(_, v)| v.to_text().into_owned())
 }
 
+/// `service.version` from a stored resource JSON object, without parsing all of it (this runs
+/// for every span of a window); anything unusual (escapes, a non-string) takes the slow path.
+fn version_in_json(json: &str) -> Option<String> {
+    const KEY: &str = "\"service.version\":";
+    let at = json.find(KEY)? + KEY.len();
+    let rest = json[at..].trim_start();
+    if let Some(value) = rest.strip_prefix('"') {
+        if let Some(end) = value.find(['"', '\\']) {
+            if value.as_bytes()[end] == b'"' {
+                return Some(value[..end].to_string());
+            }
+        }
+    }
+    version_of(&parse_attributes(json))
+}
+
 /// Trace ids of the window's failing traces (or of the query's matches), and, when asked, the
 /// span count per service and version in the window.
 fn failing_trace_ids(
@@ -148,21 +165,24 @@ fn failing_trace_ids(
     }
     let by_query = request.query.expr.is_some();
     let need_all_rows = versions.is_some();
-    let mut visit = |trace_id: &str, service: &str, error: bool, resource: &dyn Fn() -> trawl_model::Attributes| {
+    let mut visit = |trace_id: &str, service: &str, error: bool, version: &dyn Fn() -> Option<String>| {
         if error && !by_query {
             ids.insert(trace_id.to_string());
         }
         if let Some(v) = versions.as_deref_mut() {
-            if let Some(version) = version_of(&resource()) {
+            if let Some(version) = version() {
                 *v.entry(service.to_string()).or_default().entry(version).or_default() += 1;
             }
         }
     };
     for chunk in &snapshot.chunks {
         for s in chunk.spans.iter().filter(|s| s.start_ns >= start && s.start_ns < end) {
-            visit(&s.trace_id, &s.service, s.status_code == StatusCode::Error, &|| s.resource.clone());
+            visit(&s.trace_id, &s.service, s.status_code == StatusCode::Error, &|| version_of(&s.resource));
         }
     }
+    // Only the columns needed, only the rows in the window: bodies of spans are never decoded.
+    let prefilter = RowPrefilter::time_range("start", start, end - 1);
+    let columns = ["start", "trace_id", "service", "status_code", "resource"];
     for seg in snapshot.segments.iter().filter(|s| s.kind == SegmentKind::Spans) {
         let row_groups: Vec<usize> = seg
             .index
@@ -176,7 +196,7 @@ fn failing_trace_ids(
         if row_groups.is_empty() {
             continue;
         }
-        let batches = match read_span_batches(&seg.path, row_groups) {
+        let batches = match read_projected(&seg.path, row_groups, &columns, Some(&prefilter)) {
             Ok(b) => b,
             Err(e) => {
                 warnings.push(corrupt_warning(&e));
@@ -184,13 +204,14 @@ fn failing_trace_ids(
             }
         };
         for b in &batches {
-            let Ok(c) = SpanColumns::new(b, &seg.path) else { continue };
-            for i in 0..c.len() {
-                let t = c.start.value(i);
-                if t < start || t >= end {
-                    continue;
-                }
-                visit(c.trace_id.value(i), c.service.value(i), c.status_code.value(i) == "ERROR", &|| parse_attributes(c.resource.value(i)));
+            let string_column = |name: &str| b.column_by_name(name).and_then(|c| c.as_any().downcast_ref::<StringArray>());
+            let (Some(trace_id), Some(service), Some(status), Some(resource)) =
+                (string_column("trace_id"), string_column("service"), string_column("status_code"), string_column("resource"))
+            else {
+                continue;
+            };
+            for i in 0..b.num_rows() {
+                visit(trace_id.value(i), service.value(i), status.value(i) == "ERROR", &|| version_in_json(resource.value(i)));
             }
         }
     }
@@ -248,6 +269,10 @@ pub fn fetch_traces(
         spans.extend(chunk.spans.iter().filter(|s| wanted.contains(s.trace_id.as_str())).cloned());
         records.extend(chunk.records.iter().filter(|r| wanted.contains(r.trace_id.as_str())).cloned());
     }
+    // Rows of other traces are dropped while decoding, before their bodies and attributes are.
+    let ids: std::sync::Arc<HashSet<String>> = std::sync::Arc::new(wanted.iter().map(|s| s.to_string()).collect());
+    let span_filter = RowPrefilter { trace_ids: Some(ids.clone()), ..RowPrefilter::time_range("start", start, end) };
+    let record_filter = RowPrefilter { trace_ids: Some(ids), ..RowPrefilter::time_range("time", start, end) };
     for seg in &snapshot.segments {
         let row_groups: Vec<usize> = seg
             .index
@@ -262,7 +287,7 @@ pub fn fetch_traces(
             continue;
         }
         match seg.kind {
-            SegmentKind::Spans => match read_span_batches(&seg.path, row_groups) {
+            SegmentKind::Spans => match read_span_batches_filtered(&seg.path, row_groups, Some(&span_filter)) {
                 Ok(batches) => {
                     for b in &batches {
                         let Ok(c) = SpanColumns::new(b, &seg.path) else { continue };
@@ -271,7 +296,7 @@ pub fn fetch_traces(
                 }
                 Err(e) => warnings.push(corrupt_warning(&e)),
             },
-            SegmentKind::Records => match read_record_batches(&seg.path, row_groups) {
+            SegmentKind::Records => match read_record_batches_filtered(&seg.path, row_groups, Some(&record_filter)) {
                 Ok(batches) => {
                     for b in &batches {
                         let Ok(c) = RecordColumns::new(b, &seg.path) else { continue };

@@ -133,10 +133,9 @@ pub fn search(snapshot: &Snapshot, request: &SearchRequest<'_>) -> Result<Search
 
     // Rows outside the range, or of other services or levels, are dropped while decoding.
     let prefilter = RowPrefilter {
-        start_ns: start,
-        end_ns: end,
         services: requirements.services.clone(),
         levels: requirements.levels.as_ref().map(|ls| ls.iter().map(|l| l.as_str()).collect()),
+        ..RowPrefilter::time_range("time", start, end)
     };
     let selective = prefilter.services.is_some() || prefilter.levels.is_some();
     let mut segments: Vec<_> = snapshot.segments.iter().filter(|s| s.kind == SegmentKind::Records).collect();

@@ -19,6 +19,8 @@ fn run_demo(scenario: &str) -> DemoRun {
     let mut demo = Command::new(TRAWL)
         .args(["demo", "--listen", "127.0.0.1:0", "--otlp-http-listen", "off", "--otlp-grpc-listen", "off"])
         .args(["--scenario", scenario, "--fault-delay", "0s", "--rate", "40", "--services", "30", "--stop-after", "20s"])
+        // Segments are cut every 2 s, so the analysis reads segments as well as the buffer.
+        .args(["--flush-seconds", "2"])
         .arg("--data-dir")
         .arg(dir.path())
         .stdout(Stdio::piped())

@@ -20,23 +20,34 @@ static FOOTERS: std::sync::LazyLock<parking_lot::Mutex<std::collections::HashMap
     std::sync::LazyLock::new(Default::default);
 const MAX_CACHED_FOOTERS: usize = 4096;
 
-/// An exact pre-filter on cheap columns (time, service, level), applied while decoding: the
-/// other columns (bodies, attributes) are decoded only for rows that pass.
+/// An exact pre-filter on cheap columns (time, service, level, trace id), applied while
+/// decoding: the other columns (bodies, attributes) are decoded only for rows that pass, and
+/// with the page index whole pages of them are skipped.
 #[derive(Debug, Clone)]
 pub struct RowPrefilter {
+    /// `time` for records, `start` for spans.
+    pub time_column: &'static str,
     pub start_ns: i64,
     pub end_ns: i64,
     /// Lowercased service names, one of which must match (None: any).
     pub services: Option<Vec<String>>,
-    /// Level names as stored (`ERROR`), one of which must match (None: any).
+    /// Level names as stored (`ERROR`), one of which must match (None: any). Records only.
     pub levels: Option<Vec<&'static str>>,
+    /// Trace ids, one of which must match (None: any).
+    pub trace_ids: Option<std::sync::Arc<std::collections::HashSet<String>>>,
 }
 
 impl RowPrefilter {
+    /// A filter on the time range only, for records (`time`) or spans (`start`).
+    pub fn time_range(time_column: &'static str, start_ns: i64, end_ns: i64) -> RowPrefilter {
+        RowPrefilter { time_column, start_ns, end_ns, services: None, levels: None, trace_ids: None }
+    }
+
     fn row_filter(&self, schema: &parquet::schema::types::SchemaDescriptor) -> Option<RowFilter> {
-        let wanted: Vec<&str> = std::iter::once("time")
+        let wanted: Vec<&str> = std::iter::once(self.time_column)
             .chain(self.services.as_ref().map(|_| "service"))
             .chain(self.levels.as_ref().map(|_| "level"))
+            .chain(self.trace_ids.as_ref().map(|_| "trace_id"))
             .collect();
         let leaves: Vec<usize> = (0..schema.num_columns()).filter(|&i| wanted.contains(&schema.column(i).name())).collect();
         if leaves.len() != wanted.len() {
@@ -45,9 +56,9 @@ impl RowPrefilter {
         let filter = self.clone();
         let predicate = ArrowPredicateFn::new(ProjectionMask::leaves(schema, leaves), move |batch: RecordBatch| {
             let n = batch.num_rows();
-            let time = batch.column_by_name("time").and_then(|c| c.as_any().downcast_ref::<TimestampNanosecondArray>());
-            let service = batch.column_by_name("service").and_then(|c| c.as_any().downcast_ref::<StringArray>());
-            let level = batch.column_by_name("level").and_then(|c| c.as_any().downcast_ref::<StringArray>());
+            let strings = |name: &str| batch.column_by_name(name).and_then(|c| c.as_any().downcast_ref::<StringArray>());
+            let time = batch.column_by_name(filter.time_column).and_then(|c| c.as_any().downcast_ref::<TimestampNanosecondArray>());
+            let (service, level, trace_id) = (strings("service"), strings("level"), strings("trace_id"));
             let keep = (0..n).map(|i| {
                 let in_time = time.is_none_or(|t| {
                     let t = t.value(i);
@@ -61,7 +72,11 @@ impl RowPrefilter {
                     (Some(wanted), Some(col)) => wanted.contains(&col.value(i)),
                     _ => true,
                 };
-                Some(in_time && service_ok && level_ok)
+                let trace_ok = match (&filter.trace_ids, trace_id) {
+                    (Some(wanted), Some(col)) => wanted.contains(col.value(i)),
+                    _ => true,
+                };
+                Some(in_time && service_ok && level_ok && trace_ok)
             });
             Ok(BooleanArray::from_iter(keep))
         });
@@ -69,11 +84,23 @@ impl RowPrefilter {
     }
 }
 
-fn read_batches(path: &Path, row_groups: Vec<usize>) -> Result<Vec<RecordBatch>, StoreError> {
-    read_batches_filtered(path, row_groups, None)
+/// Reads row groups, optionally only some columns (`columns`, by name) and only the rows that
+/// pass `prefilter`.
+pub fn read_projected(
+    path: &Path,
+    row_groups: Vec<usize>,
+    columns: &[&str],
+    prefilter: Option<&RowPrefilter>,
+) -> Result<Vec<RecordBatch>, StoreError> {
+    read_batches_filtered(path, row_groups, Some(columns), prefilter)
 }
 
-fn read_batches_filtered(path: &Path, row_groups: Vec<usize>, prefilter: Option<&RowPrefilter>) -> Result<Vec<RecordBatch>, StoreError> {
+fn read_batches_filtered(
+    path: &Path,
+    row_groups: Vec<usize>,
+    columns: Option<&[&str]>,
+    prefilter: Option<&RowPrefilter>,
+) -> Result<Vec<RecordBatch>, StoreError> {
     let corrupt = |reason: String| StoreError::Corrupt { path: path.to_path_buf(), reason };
     let file = File::open(path).map_err(|e| StoreError::io(path, e))?;
     let meta = file.metadata().map_err(|e| StoreError::io(path, e))?;
@@ -97,6 +124,15 @@ fn read_batches_filtered(path: &Path, row_groups: Vec<usize>, prefilter: Option<
         return Err(corrupt(format!("row group {bad} missing (file has {n_row_groups})")));
     }
     let mut builder = builder.with_row_groups(row_groups).with_batch_size(8192);
+    if let Some(columns) = columns {
+        let schema = builder.parquet_schema();
+        let leaves: Vec<usize> = (0..schema.num_columns()).filter(|&i| columns.contains(&schema.column(i).name())).collect();
+        if leaves.len() != columns.len() {
+            return Err(corrupt(format!("a column of {columns:?} is missing")));
+        }
+        let mask = ProjectionMask::leaves(schema, leaves);
+        builder = builder.with_projection(mask);
+    }
     if let Some(filter) = prefilter.and_then(|p| p.row_filter(builder.parquet_schema())) {
         builder = builder.with_row_filter(filter);
     }
@@ -115,7 +151,7 @@ pub fn read_record_batches_filtered(
     row_groups: Vec<usize>,
     prefilter: Option<&RowPrefilter>,
 ) -> Result<Vec<RecordBatch>, StoreError> {
-    let batches = read_batches_filtered(path, row_groups, prefilter)?;
+    let batches = read_batches_filtered(path, row_groups, None, prefilter)?;
     for b in &batches {
         RecordColumns::new(b, path)?;
     }
@@ -124,7 +160,16 @@ pub fn read_record_batches_filtered(
 
 /// Reads the given row groups of a spans segment.
 pub fn read_span_batches(path: &Path, row_groups: Vec<usize>) -> Result<Vec<RecordBatch>, StoreError> {
-    let batches = read_batches(path, row_groups)?;
+    read_span_batches_filtered(path, row_groups, None)
+}
+
+/// Reads the spans of the given row groups that pass `prefilter`.
+pub fn read_span_batches_filtered(
+    path: &Path,
+    row_groups: Vec<usize>,
+    prefilter: Option<&RowPrefilter>,
+) -> Result<Vec<RecordBatch>, StoreError> {
+    let batches = read_batches_filtered(path, row_groups, None, prefilter)?;
     for b in &batches {
         SpanColumns::new(b, path)?;
     }
@@ -359,10 +404,9 @@ mod tests {
         write_records_segment(&path, "default", &mut records.iter().collect::<Vec<_>>(), 16).unwrap();
         let base = 1_700_000_000_000_000_000;
         let filter = RowPrefilter {
-            start_ns: base + 10,
-            end_ns: base + 49,
             services: Some(vec!["SVC-1".to_lowercase()]),
             levels: Some(vec!["ERROR", "WARN"]),
+            ..RowPrefilter::time_range("time", base + 10, base + 49)
         };
         let batches = read_record_batches_filtered(&path, (0..4).collect(), Some(&filter)).unwrap();
         let mut got = Vec::new();
