@@ -204,7 +204,7 @@ pub async fn rootcause(
     let start = bound(params.start.map(serde_json::Value::String).as_ref(), "start", now - 15 * 60 * 1_000_000_000, now)?;
     let end = bound(params.end.map(serde_json::Value::String).as_ref(), "end", now, now)?;
     let query = trawl_query::parse(&params.query)?;
-    let max_traces = params.max_traces.unwrap_or(2_000).clamp(1, 20_000);
+    let max_traces = params.max_traces.unwrap_or(1_000).clamp(1, 20_000);
     let store = state.store.clone();
     let report = tokio::task::spawn_blocking(move || {
         trawl_query::root_cause(&store.snapshot(), &trawl_query::RootCauseRequest { query: &query, start_ns: start, end_ns: end, max_traces })
@@ -246,6 +246,7 @@ pub async fn rootcause(
         "baseline_failing_traces": report.baseline_failing_traces,
         "causes": causes,
         "warnings": report.warnings,
+        "phases": report.phases.iter().map(|(name, ms)| (name.to_string(), serde_json::json!(ms))).collect::<serde_json::Map<_, _>>(),
         "took_ms": started.elapsed().as_secs_f64() * 1e3,
     })))
 }

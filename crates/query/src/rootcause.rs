@@ -1,23 +1,25 @@
 //! Root cause for a window: which services and operations broke the failing requests.
 //!
-//! 1. The failing traces of the window: traces with an error span in it, or, when a query is
-//!    given, the traces of the records it matches.
-//! 2. All spans and records of those traces (a margin around the window catches the parts of a
-//!    trace that started before or ended after it), assembled, each attributed to its root-cause
-//!    span (`trawl_trace::assemble`).
+//! 1. The failing traces of the window: traces with an error span in it (a scan of three small
+//!    columns), or, when a query is given, the traces of the records it matches.
+//! 2. The newest of them (`max_traces`): all their spans and records (a margin around the window
+//!    catches the parts of a trace outside it), assembled, each attributed to its root-cause span
+//!    (`trawl_trace::assemble`).
 //! 3. The same for the baseline window (the same hours a week before when spans exist then,
-//!    else the window of the same length just before), counted by cause, so each cause is marked new, grown, steady or shrunk; and the `service.version`s seen
-//!    in the window, so a cause specific to one version (a bad deploy) says so.
+//!    else the window of the same length just before), counted by cause, so each cause is marked
+//!    new, grown, steady or shrunk.
+//! 4. For the services that are causes only: the `service.version`s they ran in the window (a
+//!    cause specific to one version is a bad deploy) and when each operation first failed.
 
 use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
 use serde::Serialize;
 use trawl_model::{Record, Span, StatusCode};
-use arrow::array::{Array, StringArray};
+use arrow::array::{Array, StringArray, TimestampNanosecondArray};
 use trawl_storage::{
     parse_attributes, read_projected, read_record_batches_filtered, read_span_batches_filtered, record_from_batch, span_from_batch,
-    RecordColumns, RowPrefilter, SegmentKind, Snapshot, SpanColumns,
+    RecordColumns, RowPrefilter, SegmentKind, Snapshot, SpanColumns, TraceIdSet,
 };
 use trawl_trace::{assemble, rank_causes, AssembledTrace, Cause, CauseKey};
 
@@ -25,8 +27,9 @@ use crate::ast::Query;
 use crate::search::corrupt_warning;
 use crate::{search, QueryError, SearchRequest};
 
-/// Spans of a trace may start this long before the window or end this long after it.
-const MARGIN_NS: i64 = 5 * 60 * 1_000_000_000;
+/// The spans of a failing trace are looked for this long before and after its error span's
+/// window: requests, unlike batch jobs, last seconds.
+const MARGIN_NS: i64 = 60 * 1_000_000_000;
 
 const WEEK_NS: i64 = 7 * 24 * 3600 * 1_000_000_000;
 
@@ -51,7 +54,7 @@ pub struct RootCauseRequest<'a> {
     pub query: &'a Query,
     pub start_ns: i64,
     pub end_ns: i64,
-    /// At most this many failing traces are assembled (a deterministic sample beyond it).
+    /// At most this many failing traces are assembled: the newest ones.
     pub max_traces: usize,
 }
 
@@ -67,6 +70,8 @@ pub struct RootCauseReport {
     pub baseline_failing_traces: usize,
     pub causes: Vec<Cause>,
     pub warnings: Vec<String>,
+    /// Where the time went, by step.
+    pub phases: Vec<(&'static str, f64)>,
     pub elapsed_ms: f64,
 }
 
@@ -86,12 +91,18 @@ pub fn root_cause(snapshot: &Snapshot, request: &RootCauseRequest<'_>) -> Result
         (request.start_ns.saturating_sub(length), request.start_ns, BaselineKind::PreviousWindow)
     };
 
-    let mut versions: HashMap<String, HashMap<String, usize>> = HashMap::new();
-    let window = failing_trace_ids(snapshot, request, request.start_ns, request.end_ns, Some(&mut versions), &mut warnings)?;
-    let baseline = failing_trace_ids(snapshot, request, baseline_start, baseline_end, None, &mut warnings)?;
-
-    let (window_traces, n_window) = assemble_sample(snapshot, &window, request, request.start_ns, request.end_ns, &mut warnings);
-    let (baseline_traces, n_baseline) = assemble_sample(snapshot, &baseline, request, baseline_start, baseline_end, &mut warnings);
+    let mut phases = Vec::new();
+    let mut lap = Instant::now();
+    let mut phase = |name: &'static str| {
+        phases.push((name, lap.elapsed().as_secs_f64() * 1e3));
+        lap = Instant::now();
+    };
+    let window = failing_traces(snapshot, request, request.start_ns, request.end_ns, &mut warnings)?;
+    let baseline = failing_traces(snapshot, request, baseline_start, baseline_end, &mut warnings)?;
+    phase("find_failing_ms");
+    let (window_traces, n_window) = assemble_newest(snapshot, &window, request, request.start_ns, request.end_ns, &mut warnings);
+    let (baseline_traces, n_baseline) = assemble_newest(snapshot, &baseline, request, baseline_start, baseline_end, &mut warnings);
+    phase("fetch_and_assemble_ms");
     let wants = |t: &AssembledTrace| {
         request.query.expr.is_some() || t.root_cause.as_ref().is_some_and(|rc| rc.kind == trawl_trace::RootCauseKind::Error)
     };
@@ -101,14 +112,34 @@ pub fn root_cause(snapshot: &Snapshot, request: &RootCauseRequest<'_>) -> Result
             *baseline_counts.entry(k).or_default() += 1;
         }
     }
-    // Baseline counts are of a sample: scale them to the same sampling rate as the window.
-    let scale = |n: usize, total: usize, sampled: usize| if sampled == 0 { n } else { n * total / sampled.max(1) };
+    // Both windows are sampled: compare rates, so scale the baseline to the window's sampling.
+    let window_rate = window_traces.len() as f64 / n_window.max(1) as f64;
+    let baseline_rate = baseline_traces.len() as f64 / n_baseline.max(1) as f64;
     let baseline_counts = baseline_counts
         .into_iter()
-        .map(|(k, n)| (k, scale(n, n_baseline, baseline_traces.len())))
+        .map(|(k, n)| (k, if baseline_rate > 0.0 { (n as f64 * window_rate / baseline_rate).round() as usize } else { n }))
         .collect();
     let analysed: Vec<AssembledTrace> = window_traces.into_iter().filter(|t| wants(t)).collect();
-    let causes = rank_causes(&analysed, &baseline_counts, &versions);
+    // Versions and first failures only for the services of the leading causes: rank once to
+    // know them, look them up in one projected scan, rank again with the versions.
+    let preliminary = rank_causes(&analysed, &baseline_counts, &HashMap::new());
+    let mut services: Vec<String> = Vec::new();
+    for cause in &preliminary {
+        if services.len() >= MAX_CAUSE_SERVICES {
+            break;
+        }
+        if !services.contains(&cause.key.service) {
+            services.push(cause.key.service.clone());
+        }
+    }
+    let context = cause_context(snapshot, &services, request.start_ns, request.end_ns, &mut warnings);
+    phase("versions_ms");
+    let mut causes = rank_causes(&analysed, &baseline_counts, &context.versions);
+    for cause in &mut causes {
+        if let Some(&first) = context.first_error.get(&(cause.key.service.clone(), cause.key.operation.clone())) {
+            cause.first_seen_ns = cause.first_seen_ns.min(first);
+        }
+    }
     Ok(RootCauseReport {
         start_ns: request.start_ns,
         end_ns: request.end_ns,
@@ -120,6 +151,7 @@ pub fn root_cause(snapshot: &Snapshot, request: &RootCauseRequest<'_>) -> Result
         baseline_failing_traces: n_baseline,
         causes,
         warnings,
+        phases,
         elapsed_ms: started.elapsed().as_secs_f64() * 1e3,
     })
 }
@@ -144,53 +176,48 @@ fn version_in_json(json: &str) -> Option<String> {
     version_of(&parse_attributes(json))
 }
 
-/// Trace ids of the window's failing traces (or of the query's matches), and, when asked, the
-/// span count per service and version in the window.
-fn failing_trace_ids(
+/// The services of this many leading causes get their versions and first failures looked up.
+const MAX_CAUSE_SERVICES: usize = 3;
+
+/// The window's failing traces (or the traces of the query's matches), each with the time of
+/// its latest error span (or matching record).
+fn failing_traces(
     snapshot: &Snapshot,
     request: &RootCauseRequest<'_>,
     start: i64,
     end: i64,
-    mut versions: Option<&mut HashMap<String, HashMap<String, usize>>>,
     warnings: &mut Vec<String>,
-) -> Result<HashSet<String>, QueryError> {
-    let mut ids = HashSet::new();
-    if request.query.expr.is_some() {
-        let found = search(snapshot, &SearchRequest { query: request.query, start_ns: start, end_ns: end - 1, limit: 10_000 })?;
-        ids.extend(found.records.into_iter().map(|r| r.trace_id).filter(|t| !t.is_empty()));
-        warnings.extend(found.warnings);
-        if versions.is_none() {
-            return Ok(ids);
-        }
-    }
-    let by_query = request.query.expr.is_some();
-    let need_all_rows = versions.is_some();
-    let mut visit = |trace_id: &str, service: &str, error: bool, version: &dyn Fn() -> Option<String>| {
-        if error && !by_query {
-            ids.insert(trace_id.to_string());
-        }
-        if let Some(v) = versions.as_deref_mut() {
-            if let Some(version) = version() {
-                *v.entry(service.to_string()).or_default().entry(version).or_default() += 1;
-            }
+) -> Result<HashMap<String, i64>, QueryError> {
+    let mut ids: HashMap<String, i64> = HashMap::new();
+    let mut note = |id: &str, t: i64| {
+        if !id.is_empty() {
+            let latest = ids.entry(id.to_string()).or_insert(t);
+            *latest = (*latest).max(t);
         }
     };
+    if request.query.expr.is_some() {
+        let found = search(snapshot, &SearchRequest { query: request.query, start_ns: start, end_ns: end - 1, limit: 10_000 })?;
+        for r in &found.records {
+            note(&r.trace_id, r.time_ns);
+        }
+        warnings.extend(found.warnings);
+        return Ok(ids);
+    }
     for chunk in &snapshot.chunks {
-        for s in chunk.spans.iter().filter(|s| s.start_ns >= start && s.start_ns < end) {
-            visit(&s.trace_id, &s.service, s.status_code == StatusCode::Error, &|| version_of(&s.resource));
+        for s in chunk.spans.iter().filter(|s| s.start_ns >= start && s.start_ns < end && s.status_code == StatusCode::Error) {
+            note(&s.trace_id, s.start_ns);
         }
     }
-    // Only the columns needed, only the rows in the window: bodies of spans are never decoded.
+    // Only three small columns, only the rows of the window, only row groups with an error.
     let prefilter = RowPrefilter::time_range("start", start, end - 1);
-    let columns = ["start", "trace_id", "service", "status_code", "resource"];
+    let columns = ["start", "trace_id", "status_code"];
     for seg in snapshot.segments.iter().filter(|s| s.kind == SegmentKind::Spans) {
         let row_groups: Vec<usize> = seg
             .index
             .row_groups
             .iter()
             .enumerate()
-            .filter(|(_, rg)| rg.max_time_ns >= start && rg.min_time_ns < end)
-            .filter(|(_, rg)| need_all_rows || rg.has_level(trawl_model::Level::Error))
+            .filter(|(_, rg)| rg.max_time_ns >= start && rg.min_time_ns < end && rg.has_level(trawl_model::Level::Error))
             .map(|(i, _)| i)
             .collect();
         if row_groups.is_empty() {
@@ -204,38 +231,107 @@ fn failing_trace_ids(
             }
         };
         for b in &batches {
-            let string_column = |name: &str| b.column_by_name(name).and_then(|c| c.as_any().downcast_ref::<StringArray>());
-            let (Some(trace_id), Some(service), Some(status), Some(resource)) =
-                (string_column("trace_id"), string_column("service"), string_column("status_code"), string_column("resource"))
-            else {
-                continue;
-            };
+            let strings = |name: &str| b.column_by_name(name).and_then(|c| c.as_any().downcast_ref::<StringArray>());
+            let time = b.column_by_name("start").and_then(|c| c.as_any().downcast_ref::<TimestampNanosecondArray>());
+            let (Some(time), Some(trace_id), Some(status)) = (time, strings("trace_id"), strings("status_code")) else { continue };
             for i in 0..b.num_rows() {
-                visit(trace_id.value(i), service.value(i), status.value(i) == "ERROR", &|| version_in_json(resource.value(i)));
+                if status.value(i) == "ERROR" {
+                    note(trace_id.value(i), time.value(i));
+                }
             }
         }
     }
     Ok(ids)
 }
 
-/// Assembles a deterministic sample of at most `max_traces` of `ids`; returns the traces and
-/// how many ids there were.
-fn assemble_sample(
+/// Versions seen per service, and the first error span per (service, operation), in a window.
+struct CauseContext {
+    versions: HashMap<String, HashMap<String, usize>>,
+    first_error: HashMap<(String, String), i64>,
+}
+
+fn cause_context(snapshot: &Snapshot, services: &[String], start: i64, end: i64, warnings: &mut Vec<String>) -> CauseContext {
+    let mut context = CauseContext { versions: HashMap::new(), first_error: HashMap::new() };
+    if services.is_empty() {
+        return context;
+    }
+    let mut visit = |service: &str, name: &str, time: i64, error: bool, version: Option<String>| {
+        if let Some(v) = version {
+            *context.versions.entry(service.to_string()).or_default().entry(v).or_default() += 1;
+        }
+        if error {
+            let first = context.first_error.entry((service.to_string(), name.to_string())).or_insert(time);
+            *first = (*first).min(time);
+        }
+    };
+    let wanted: HashSet<&str> = services.iter().map(|s| s.as_str()).collect();
+    for chunk in &snapshot.chunks {
+        for s in chunk.spans.iter().filter(|s| s.start_ns >= start && s.start_ns < end && wanted.contains(s.service.as_str())) {
+            visit(&s.service, &s.name, s.start_ns, s.status_code == StatusCode::Error, version_of(&s.resource));
+        }
+    }
+    let prefilter = RowPrefilter { services: Some(services.iter().map(|s| s.to_lowercase()).collect()), ..RowPrefilter::time_range("start", start, end - 1) };
+    let columns = ["start", "service", "name", "status_code", "resource"];
+    for seg in snapshot.segments.iter().filter(|s| s.kind == SegmentKind::Spans) {
+        let present: Vec<u32> = seg
+            .index
+            .services
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| wanted.contains(s.as_str()))
+            .map(|(i, _)| i as u32)
+            .collect();
+        let row_groups: Vec<usize> = seg
+            .index
+            .row_groups
+            .iter()
+            .enumerate()
+            .filter(|(_, rg)| rg.max_time_ns >= start && rg.min_time_ns < end && rg.services.iter().any(|s| present.contains(s)))
+            .map(|(i, _)| i)
+            .collect();
+        if row_groups.is_empty() {
+            continue;
+        }
+        let batches = match read_projected(&seg.path, row_groups, &columns, Some(&prefilter)) {
+            Ok(b) => b,
+            Err(e) => {
+                warnings.push(corrupt_warning(&e));
+                continue;
+            }
+        };
+        for b in &batches {
+            let strings = |name: &str| b.column_by_name(name).and_then(|c| c.as_any().downcast_ref::<StringArray>());
+            let time = b.column_by_name("start").and_then(|c| c.as_any().downcast_ref::<TimestampNanosecondArray>());
+            let (Some(time), Some(service), Some(name), Some(status), Some(resource)) =
+                (time, strings("service"), strings("name"), strings("status_code"), strings("resource"))
+            else {
+                continue;
+            };
+            for i in 0..b.num_rows() {
+                visit(service.value(i), name.value(i), time.value(i), status.value(i) == "ERROR", version_in_json(resource.value(i)));
+            }
+        }
+    }
+    context
+}
+
+/// Assembles the newest `max_traces` of the failing traces (by their latest error): what is
+/// failing now, and traces that sit together in the newest row groups, so fetching them reads
+/// few of them. Returns the traces and how many failing traces there were.
+fn assemble_newest(
     snapshot: &Snapshot,
-    ids: &HashSet<String>,
+    ids: &HashMap<String, i64>,
     request: &RootCauseRequest<'_>,
     start: i64,
     end: i64,
     warnings: &mut Vec<String>,
 ) -> (Vec<AssembledTrace>, usize) {
-    let mut sorted: Vec<&String> = ids.iter().collect();
-    sorted.sort();
-    if sorted.len() > request.max_traces {
-        // Trace ids are random: the smallest ones are an unbiased, repeatable sample.
-        sorted.truncate(request.max_traces);
-    }
-    let wanted: HashSet<&str> = sorted.iter().map(|s| s.as_str()).collect();
-    let (spans, records) = fetch_traces(snapshot, &wanted, start.saturating_sub(MARGIN_NS), end.saturating_add(MARGIN_NS), warnings);
+    let mut newest: Vec<(&String, i64)> = ids.iter().map(|(id, t)| (id, *t)).collect();
+    newest.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+    newest.truncate(request.max_traces);
+    let wanted: HashSet<&str> = newest.iter().map(|(id, _)| id.as_str()).collect();
+    let oldest = newest.iter().map(|(_, t)| *t).min().unwrap_or(start);
+    let (spans, records) = fetch_traces(snapshot, &wanted, oldest.max(start).saturating_sub(MARGIN_NS), end.saturating_add(MARGIN_NS), warnings);
     let mut by_trace: HashMap<&str, (Vec<Span>, Vec<Record>)> = HashMap::new();
     for s in spans {
         if let Some(&id) = wanted.get(s.trace_id.as_str()) {
@@ -270,9 +366,9 @@ pub fn fetch_traces(
         records.extend(chunk.records.iter().filter(|r| wanted.contains(r.trace_id.as_str())).cloned());
     }
     // Rows of other traces are dropped while decoding, before their bodies and attributes are.
-    let ids: std::sync::Arc<HashSet<String>> = std::sync::Arc::new(wanted.iter().map(|s| s.to_string()).collect());
+    let ids = std::sync::Arc::new(TraceIdSet::new(wanted.iter().copied()));
     let span_filter = RowPrefilter { trace_ids: Some(ids.clone()), ..RowPrefilter::time_range("start", start, end) };
-    let record_filter = RowPrefilter { trace_ids: Some(ids), ..RowPrefilter::time_range("time", start, end) };
+    let record_filter = RowPrefilter { trace_ids: Some(ids.clone()), ..RowPrefilter::time_range("time", start, end) };
     for seg in &snapshot.segments {
         let row_groups: Vec<usize> = seg
             .index
@@ -280,7 +376,7 @@ pub fn fetch_traces(
             .iter()
             .enumerate()
             .filter(|(_, rg)| rg.max_time_ns >= start && rg.min_time_ns <= end)
-            .filter(|(_, rg)| wanted.iter().any(|id| rg.may_contain_trace(id)))
+            .filter(|(_, rg)| rg.may_contain_any_trace(&ids))
             .map(|(i, _)| i)
             .collect();
         if row_groups.is_empty() {

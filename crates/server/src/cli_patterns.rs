@@ -31,7 +31,9 @@ pub fn run(file: &Path, mode: Mode, max_patterns: usize) -> anyhow::Result<()> {
     };
     let miner = Miner::new(Config { max_patterns, ..Config::default() })?;
     let mut out = BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
-    match mine(BufReader::with_capacity(1 << 16, input), miner, mode, &mut out).and_then(|()| out.flush().map_err(Into::into)) {
+    match mine(BufReader::with_capacity(1 << 16, input), miner, mode, &mut out)
+        .and_then(|()| out.flush().map_err(Into::into))
+    {
         Err(e) if e.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == ErrorKind::BrokenPipe) => Ok(()),
         other => other,
     }
@@ -103,9 +105,21 @@ mod tests {
     #[test]
     fn every_line_gets_its_pattern() {
         let input = b"user alice logged in\r\nuser bob logged in\nuser 7 logged out\n\xff broken utf-8 42";
-        check(input, Mode::Lines, "1\tuser alice logged in\n1\tuser <*> logged in\n2\tuser <*> logged out\n3\t\u{fffd} broken utf-8 <*>\n");
-        check(input, Mode::Final, "1\tuser <*> logged in\n1\tuser <*> logged in\n2\tuser <*> logged out\n3\t\u{fffd} broken utf-8 <*>\n");
-        check(input, Mode::Summary, "2\t1\tuser <*> logged in\n1\t2\tuser <*> logged out\n1\t3\t\u{fffd} broken utf-8 <*>\n");
+        check(
+            input,
+            Mode::Lines,
+            "1\tuser alice logged in\n1\tuser <*> logged in\n2\tuser <*> logged out\n3\t\u{fffd} broken utf-8 <*>\n",
+        );
+        check(
+            input,
+            Mode::Final,
+            "1\tuser <*> logged in\n1\tuser <*> logged in\n2\tuser <*> logged out\n3\t\u{fffd} broken utf-8 <*>\n",
+        );
+        check(
+            input,
+            Mode::Summary,
+            "2\t1\tuser <*> logged in\n1\t2\tuser <*> logged out\n1\t3\t\u{fffd} broken utf-8 <*>\n",
+        );
         check(b"", Mode::Lines, "");
     }
 }

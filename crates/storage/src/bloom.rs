@@ -45,10 +45,15 @@ impl Bloom {
 
     /// False means certainly absent.
     pub fn may_contain(&self, item: &[u8]) -> bool {
+        self.may_contain_hash(Bloom::hash(item))
+    }
+
+    /// [`Bloom::may_contain`] for an item already hashed with [`Bloom::hash`].
+    pub fn may_contain_hash(&self, hash: u64) -> bool {
         if self.bits.is_empty() {
             return true;
         }
-        self.positions(Bloom::hash(item)).all(|p| self.bits[p / 64] & (1 << (p % 64)) != 0)
+        self.positions(hash).all(|p| self.bits[p / 64] & (1 << (p % 64)) != 0)
     }
 
     pub fn size_bytes(&self) -> usize {

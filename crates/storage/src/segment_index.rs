@@ -80,14 +80,47 @@ impl RowGroupIndex {
     pub fn may_contain_trace(&self, trace_id: &str) -> bool {
         self.trace_ids.may_contain(trace_id.as_bytes())
     }
+
+    /// True when some trace of `set` may be in this row group.
+    pub fn may_contain_any_trace(&self, set: &TraceIdSet) -> bool {
+        set.0 .0.iter().any(|&h| self.trace_ids.may_contain_hash(h))
+    }
+}
+
+/// A set of trace ids kept as their 64-bit hashes: checked against the Bloom filters without
+/// hashing each id again, and against every decoded row with one fast hash. A hash collision
+/// only lets an extra row through a pre-filter; exact checks come after.
+#[derive(Debug, Clone, Default)]
+pub struct TraceIdSet(HashSet64);
+
+impl TraceIdSet {
+    pub fn new<'a>(ids: impl IntoIterator<Item = &'a str>) -> TraceIdSet {
+        let mut set = HashSet64::default();
+        for id in ids {
+            set.add(id);
+        }
+        TraceIdSet(set)
+    }
+
+    pub fn may_contain(&self, trace_id: &str) -> bool {
+        self.0 .0.contains(&Bloom::hash(trace_id.as_bytes()))
+    }
+
+    pub fn len(&self) -> usize {
+        self.0 .0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0 .0.is_empty()
+    }
 }
 
 /// Hashes seen in one row group, deduplicated before the Bloom filter is sized.
-#[derive(Default)]
+#[derive(Debug, Clone, Default)]
 struct HashSet64(std::collections::HashSet<u64, std::hash::BuildHasherDefault<IdentityHasher>>);
 
 /// The keys are already xxh3 hashes: hashing them again would only cost time.
-#[derive(Default)]
+#[derive(Debug, Clone, Default)]
 struct IdentityHasher(u64);
 
 impl std::hash::Hasher for IdentityHasher {

@@ -34,7 +34,7 @@ pub struct RowPrefilter {
     /// Level names as stored (`ERROR`), one of which must match (None: any). Records only.
     pub levels: Option<Vec<&'static str>>,
     /// Trace ids, one of which must match (None: any).
-    pub trace_ids: Option<std::sync::Arc<std::collections::HashSet<String>>>,
+    pub trace_ids: Option<std::sync::Arc<crate::TraceIdSet>>,
 }
 
 impl RowPrefilter {
@@ -73,7 +73,7 @@ impl RowPrefilter {
                     _ => true,
                 };
                 let trace_ok = match (&filter.trace_ids, trace_id) {
-                    (Some(wanted), Some(col)) => wanted.contains(col.value(i)),
+                    (Some(wanted), Some(col)) => wanted.may_contain(col.value(i)),
                     _ => true,
                 };
                 Some(in_time && service_ok && level_ok && trace_ok)
