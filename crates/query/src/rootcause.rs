@@ -16,10 +16,10 @@ use std::time::Instant;
 
 use serde::Serialize;
 use trawl_model::{Record, Span, StatusCode};
-use arrow::array::{Array, StringArray, TimestampNanosecondArray};
+use arrow::array::{Array, RecordBatch, StringArray, TimestampNanosecondArray};
 use trawl_storage::{
     parse_attributes, read_projected, read_record_batches_filtered, read_span_batches_filtered, record_from_batch, span_from_batch,
-    RecordColumns, RowPrefilter, SegmentKind, Snapshot, SpanColumns, TraceIdSet,
+    RecordColumns, RowGroupIndex, RowPrefilter, SegmentHandle, SegmentKind, Snapshot, SpanColumns, TraceIdSet,
 };
 use trawl_trace::{assemble, rank_causes, AssembledTrace, Cause, CauseKey};
 
@@ -210,38 +210,56 @@ fn failing_traces(
     }
     // Only three small columns, only the rows of the window, only row groups with an error.
     let prefilter = RowPrefilter::time_range("start", start, end - 1);
-    let columns = ["start", "trace_id", "status_code"];
+    let keep = |_: &SegmentHandle, rg: &RowGroupIndex| rg.has_level(trawl_model::Level::Error);
+    scan_span_columns(snapshot, &["start", "trace_id", "status_code"], &prefilter, keep, warnings, |b| {
+        let (Some(time), Some(trace_id), Some(status)) = (timestamps(b, "start"), strings(b, "trace_id"), strings(b, "status_code")) else {
+            return;
+        };
+        for i in 0..b.num_rows() {
+            if status.value(i) == "ERROR" {
+                note(trace_id.value(i), time.value(i));
+            }
+        }
+    });
+    Ok(ids)
+}
+
+fn strings<'a>(batch: &'a RecordBatch, name: &str) -> Option<&'a StringArray> {
+    batch.column_by_name(name).and_then(|c| c.as_any().downcast_ref::<StringArray>())
+}
+
+fn timestamps<'a>(batch: &'a RecordBatch, name: &str) -> Option<&'a TimestampNanosecondArray> {
+    batch.column_by_name(name).and_then(|c| c.as_any().downcast_ref::<TimestampNanosecondArray>())
+}
+
+/// Reads `columns` of the span row groups in the prefilter's time range that `keep` accepts,
+/// only the rows that pass `prefilter`, and hands each batch to `visit`. Damaged segments are
+/// skipped with a warning.
+fn scan_span_columns(
+    snapshot: &Snapshot,
+    columns: &[&str],
+    prefilter: &RowPrefilter,
+    keep: impl Fn(&SegmentHandle, &RowGroupIndex) -> bool,
+    warnings: &mut Vec<String>,
+    mut visit: impl FnMut(&RecordBatch),
+) {
     for seg in snapshot.segments.iter().filter(|s| s.kind == SegmentKind::Spans) {
         let row_groups: Vec<usize> = seg
             .index
             .row_groups
             .iter()
             .enumerate()
-            .filter(|(_, rg)| rg.max_time_ns >= start && rg.min_time_ns < end && rg.has_level(trawl_model::Level::Error))
+            .filter(|(_, rg)| rg.max_time_ns >= prefilter.start_ns && rg.min_time_ns <= prefilter.end_ns && keep(seg, rg))
             .map(|(i, _)| i)
             .collect();
         if row_groups.is_empty() {
             continue;
         }
-        let batches = match read_projected(&seg.path, row_groups, &columns, Some(&prefilter)) {
-            Ok(b) => b,
-            Err(e) => {
-                warnings.push(corrupt_warning(&e));
-                continue;
-            }
-        };
-        for b in &batches {
-            let strings = |name: &str| b.column_by_name(name).and_then(|c| c.as_any().downcast_ref::<StringArray>());
-            let time = b.column_by_name("start").and_then(|c| c.as_any().downcast_ref::<TimestampNanosecondArray>());
-            let (Some(time), Some(trace_id), Some(status)) = (time, strings("trace_id"), strings("status_code")) else { continue };
-            for i in 0..b.num_rows() {
-                if status.value(i) == "ERROR" {
-                    note(trace_id.value(i), time.value(i));
-                }
-            }
+        match read_projected(&seg.path, row_groups, columns, Some(prefilter)) {
+            Ok(batches) => batches.iter().for_each(&mut visit),
+            Err(e) => warnings.push(corrupt_warning(&e)),
         }
     }
-    Ok(ids)
 }
 
 /// Versions seen per service, and the first error span per (service, operation), in a window.
@@ -271,47 +289,20 @@ fn cause_context(snapshot: &Snapshot, services: &[String], start: i64, end: i64,
         }
     }
     let prefilter = RowPrefilter { services: Some(services.iter().map(|s| s.to_lowercase()).collect()), ..RowPrefilter::time_range("start", start, end - 1) };
+    let keep = |seg: &SegmentHandle, rg: &RowGroupIndex| {
+        rg.services.iter().any(|&i| seg.index.services.get(i as usize).is_some_and(|s| wanted.contains(s.as_str())))
+    };
     let columns = ["start", "service", "name", "status_code", "resource"];
-    for seg in snapshot.segments.iter().filter(|s| s.kind == SegmentKind::Spans) {
-        let present: Vec<u32> = seg
-            .index
-            .services
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| wanted.contains(s.as_str()))
-            .map(|(i, _)| i as u32)
-            .collect();
-        let row_groups: Vec<usize> = seg
-            .index
-            .row_groups
-            .iter()
-            .enumerate()
-            .filter(|(_, rg)| rg.max_time_ns >= start && rg.min_time_ns < end && rg.services.iter().any(|s| present.contains(s)))
-            .map(|(i, _)| i)
-            .collect();
-        if row_groups.is_empty() {
-            continue;
-        }
-        let batches = match read_projected(&seg.path, row_groups, &columns, Some(&prefilter)) {
-            Ok(b) => b,
-            Err(e) => {
-                warnings.push(corrupt_warning(&e));
-                continue;
-            }
+    scan_span_columns(snapshot, &columns, &prefilter, keep, warnings, |b| {
+        let (Some(time), Some(service), Some(name), Some(status), Some(resource)) =
+            (timestamps(b, "start"), strings(b, "service"), strings(b, "name"), strings(b, "status_code"), strings(b, "resource"))
+        else {
+            return;
         };
-        for b in &batches {
-            let strings = |name: &str| b.column_by_name(name).and_then(|c| c.as_any().downcast_ref::<StringArray>());
-            let time = b.column_by_name("start").and_then(|c| c.as_any().downcast_ref::<TimestampNanosecondArray>());
-            let (Some(time), Some(service), Some(name), Some(status), Some(resource)) =
-                (time, strings("service"), strings("name"), strings("status_code"), strings("resource"))
-            else {
-                continue;
-            };
-            for i in 0..b.num_rows() {
-                visit(service.value(i), name.value(i), time.value(i), status.value(i) == "ERROR", version_in_json(resource.value(i)));
-            }
+        for i in 0..b.num_rows() {
+            visit(service.value(i), name.value(i), time.value(i), status.value(i) == "ERROR", version_in_json(resource.value(i)));
         }
-    }
+    });
     context
 }
 
