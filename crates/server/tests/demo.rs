@@ -30,8 +30,8 @@ fn run_demo(scenario: &str) -> DemoRun {
     let mut api = None;
     for line in BufReader::new(demo.stdout.take().unwrap()).lines() {
         let line = line.unwrap();
-        if let Some(url) = line.strip_prefix("web UI and API: ") {
-            api = Some(url.to_string());
+        if let Some(rest) = line.strip_prefix("HTTP API: ") {
+            api = rest.split_whitespace().next().map(str::to_string);
             break;
         }
     }
