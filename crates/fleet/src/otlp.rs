@@ -8,7 +8,7 @@ use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, Instrumentatio
 use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{span, ResourceSpans, ScopeSpans, Span as OtlpSpan, Status};
-use trawl_model::{AttrValue, Attributes, Record, Span, SpanKind, StatusCode};
+use trawl_model::{AttrValue, Attributes, Record, Span};
 
 fn value(v: &AttrValue) -> AnyValue {
     AnyValue {
@@ -46,14 +46,7 @@ pub fn traces_request(spans: &[Span]) -> ExportTraceServiceRequest {
             span_id: id_bytes(&s.span_id),
             parent_span_id: id_bytes(&s.parent_span_id),
             name: s.name.clone(),
-            kind: match s.kind {
-                SpanKind::Unspecified => 0,
-                SpanKind::Internal => 1,
-                SpanKind::Server => 2,
-                SpanKind::Client => 3,
-                SpanKind::Producer => 4,
-                SpanKind::Consumer => 5,
-            },
+            kind: s.kind.to_otlp(),
             start_time_unix_nano: s.start_ns as u64,
             end_time_unix_nano: (s.start_ns + s.duration_ns) as u64,
             attributes: key_values(&s.attributes),
@@ -64,11 +57,7 @@ pub fn traces_request(spans: &[Span]) -> ExportTraceServiceRequest {
                 .collect(),
             status: Some(Status {
                 message: s.status_message.clone(),
-                code: match s.status_code {
-                    StatusCode::Unset => 0,
-                    StatusCode::Ok => 1,
-                    StatusCode::Error => 2,
-                },
+                code: s.status_code.to_otlp(),
             }),
             ..Default::default()
         });

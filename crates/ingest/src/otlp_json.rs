@@ -175,7 +175,7 @@ fn span(value: &Value) -> Result<otlp_trace::Span, String> {
             let s = object(s, "status")?;
             Some(otlp_trace::Status {
                 message: string(s, "message")?,
-                code: enumeration(s, "code", |t| status_number(StatusCode::parse(t)))?,
+                code: enumeration(s, "code", |t| StatusCode::parse(t).to_otlp())?,
             })
         }
     };
@@ -185,7 +185,7 @@ fn span(value: &Value) -> Result<otlp_trace::Span, String> {
         parent_span_id: id(o, "parentSpanId")?,
         trace_state: string(o, "traceState")?,
         name: string(o, "name")?,
-        kind: enumeration(o, "kind", |t| kind_number(SpanKind::parse(t)))?,
+        kind: enumeration(o, "kind", |t| SpanKind::parse(t).to_otlp())?,
         start_time_unix_nano: uint(o, "startTimeUnixNano")?,
         end_time_unix_nano: uint(o, "endTimeUnixNano")?,
         attributes: key_values(get(o, "attributes"))?,
@@ -396,25 +396,6 @@ fn severity_number_name(name: &str) -> i32 {
     match Level::parse(base) {
         Some(level) if !base.is_empty() => level.severity_number() + step - 1,
         _ => 0,
-    }
-}
-
-fn kind_number(kind: SpanKind) -> i32 {
-    match kind {
-        SpanKind::Unspecified => 0,
-        SpanKind::Internal => 1,
-        SpanKind::Server => 2,
-        SpanKind::Client => 3,
-        SpanKind::Producer => 4,
-        SpanKind::Consumer => 5,
-    }
-}
-
-fn status_number(code: StatusCode) -> i32 {
-    match code {
-        StatusCode::Unset => 0,
-        StatusCode::Ok => 1,
-        StatusCode::Error => 2,
     }
 }
 

@@ -61,6 +61,18 @@ impl SpanKind {
         }
     }
 
+    /// The OTLP enum number (inverse of [`SpanKind::from_otlp`]).
+    pub fn to_otlp(self) -> i32 {
+        match self {
+            SpanKind::Unspecified => 0,
+            SpanKind::Internal => 1,
+            SpanKind::Server => 2,
+            SpanKind::Client => 3,
+            SpanKind::Producer => 4,
+            SpanKind::Consumer => 5,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             SpanKind::Unspecified => "UNSPECIFIED",
@@ -100,6 +112,15 @@ impl StatusCode {
         }
     }
 
+    /// The OTLP enum number (inverse of [`StatusCode::from_otlp`]).
+    pub fn to_otlp(self) -> i32 {
+        match self {
+            StatusCode::Unset => 0,
+            StatusCode::Ok => 1,
+            StatusCode::Error => 2,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             StatusCode::Unset => "UNSET",
@@ -113,6 +134,21 @@ impl StatusCode {
             "OK" => StatusCode::Ok,
             "ERROR" => StatusCode::Error,
             _ => StatusCode::Unset,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn otlp_numbers_round_trip() {
+        for n in 0..=5 {
+            assert_eq!(SpanKind::from_otlp(n).to_otlp(), n);
+        }
+        for n in 0..=2 {
+            assert_eq!(StatusCode::from_otlp(n).to_otlp(), n);
         }
     }
 }
