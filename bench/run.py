@@ -615,7 +615,7 @@ def render_markdown(report: dict) -> str:
     L.append("")
     L.append("✓: every engine that answered returned the same answer (Q1, Q2, Q4: the same records in the same order, "
              "by their `rid`; Q3, Q5: the same rows). n/a: not expressible by that engine. "
-             "trawl Q3 and Q5: " + trawl_engine.NOT_EXPRESSIBLE + ". ≈: approximate answer (tantivy's percentiles, "
+             "≈: approximate answer (tantivy's percentiles, "
              + ", ".join(f"max deviation {v:.1%}" for v in report["checks"]["q5"]["approximate"].values() if v is not None)
              + "), not a candidate for best peer.\n")
     for q in QUERIES:

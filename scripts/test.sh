@@ -11,6 +11,31 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/trawl-target}"
 echo "== installing test dependencies"
 python3 -m pip install --quiet --disable-pip-version-check -r tests/e2e/requirements.txt
 
+# ---- web UI browser test (tests/e2e/test_ui.py): Debian's Chromium, a font with Hangul for the
+# screenshots, and playwright-core from npm (never `npx playwright install`). The UI itself is
+# built by `cargo build` (crates/ui/build.rs runs npm ci and Vite).
+echo "== installing browser test dependencies"
+if [ ! -x /usr/bin/chromium ] || ! fc-list :lang=ko 2>/dev/null | grep -q .; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends chromium fonts-nanum >/dev/null
+fi
+(cd tests/ui && npm ci --no-audit --no-fund --loglevel=error)
+# ---- end of web UI block
+
+# ---- compatibility endpoint tests (test_syslog_ng.py, test_loki.py): syslog-ng with its HTTP
+# module relays syslog to `_bulk`; winston-loki from npm pushes Loki protobuf. `logger`
+# (util-linux) is preinstalled. apt-get runs only when syslog-ng is missing.
+echo "== installing compatibility test dependencies"
+if ! command -v syslog-ng >/dev/null 2>&1 || ! ls /usr/lib/syslog-ng/*/libhttp.so >/dev/null 2>&1 \
+   || [ ! -d /usr/share/syslog-ng/include/scl/elasticsearch ]; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends syslog-ng-core syslog-ng-mod-http syslog-ng-scl >/dev/null
+fi
+(cd tests/loki-node && npm ci --no-audit --no-fund --loglevel=error)
+# ---- end of compatibility block
+
 echo "== building"
 cargo build --workspace --all-targets --locked
 

@@ -3,6 +3,7 @@ NDJSON (durable acks, batches over a few connections), and the HTTP API for ever
 
 from __future__ import annotations
 
+import datetime
 import http.client
 import json
 import os
@@ -12,7 +13,7 @@ import subprocess
 import time
 import urllib.parse
 
-from .common import LIMIT, PHRASE, WORD
+from .common import LIMIT, PHRASE, QUANTILES, WORD, q5_row
 
 NAME = "trawl"
 LISTEN_RE = re.compile(r"^trawl listening (.*)$", re.MULTILINE)
@@ -20,9 +21,11 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 QUERY_TEXT = {
     "q1": "trace:{trace_id}",
     "q2": '"%s"' % PHRASE,
+    "q3": "level:error | stats count() by service, bin(time, 1m)",
     "q4": "service:{service} level:error %s" % WORD,
+    "q5": "http.duration_ms:* | stats " + ", ".join(f"p{round(q * 100)}(http.duration_ms)" for q in QUANTILES) + " by service",
 }
-NOT_EXPRESSIBLE = "not expressible yet (needs the query-language issue: no aggregation in trawl today)"
+NOT_EXPRESSIBLE = "not expressible in trawl's query language"
 
 
 def version(binary: str) -> str:
@@ -131,6 +134,14 @@ class Server:
             raise RuntimeError(f"GET {path}: {status} {answer}")
         return answer
 
+    def query(self, query: str, limit: int) -> dict:
+        status, answer = self.request("POST", "/api/v1/query", {"query": query, "limit": limit})
+        if status != 200:
+            raise RuntimeError(f"query {query!r}: {status} {answer}")
+        if answer.get("truncated"):
+            raise RuntimeError(f"query {query!r}: more than {limit} rows")
+        return answer
+
     def search(self, query: str, limit: int) -> dict:
         status, answer = self.request("POST", "/api/v1/search", {"query": query, "limit": limit})
         if status != 200:
@@ -172,8 +183,24 @@ class Queries:
     def q2(self):
         return self._rids(self.server.search(QUERY_TEXT["q2"], LIMIT))
 
+    def q3(self):
+        answer = self.server.query(QUERY_TEXT["q3"], 10_000)
+        self.last_took_ms = answer.get("took_ms")
+        rows = [[s, _epoch_s(t), int(c)] for s, t, c in answer["rows"]]
+        return sorted(rows)
+
     def q4(self, service: str):
         return self._rids(self.server.search(QUERY_TEXT["q4"].format(service=service), LIMIT))
+
+    def q5(self):
+        answer = self.server.query(QUERY_TEXT["q5"], 10_000)
+        self.last_took_ms = answer.get("took_ms")
+        return sorted(q5_row(row[0], row[1:]) for row in answer["rows"])
+
+
+def _epoch_s(rfc3339: str) -> int:
+    """Whole seconds since the epoch of an RFC 3339 UTC time as the API writes it."""
+    return int(datetime.datetime.fromisoformat(rfc3339.replace("Z", "+00:00")).timestamp())
 
 
 def ingest(binary: str, data_path: str, api: str, batch_size: int, concurrency: int, log_dir: str) -> str:

@@ -53,6 +53,7 @@ class TrawlServer:
         self.api: str | None = None
         self.otlp_http: str | None = None
         self.otlp_grpc: str | None = None
+        self.addresses: dict[str, str] = {}
         self.starts = 0
         self.stderr_path = self.log_dir / "trawl-stderr.log"
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -107,6 +108,8 @@ class TrawlServer:
         self.api = addrs["api"]
         self.otlp_http = addrs.get("otlp-http")
         self.otlp_grpc = addrs.get("otlp-grpc")
+        # Every listener of the line, by name (`es`, `syslog`, ... when enabled).
+        self.addresses = addrs
         if wait_ready:
             self.wait_ready(deadline - time.monotonic())
         return self

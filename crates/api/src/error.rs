@@ -10,6 +10,8 @@ use trawl_storage::StoreError;
 #[derive(Debug)]
 pub enum ApiError {
     BadRequest { code: &'static str, reason: String },
+    /// Missing or unknown credentials (the Sentry key of a Sentry request).
+    Unauthorized(String),
     PayloadTooLarge(String),
     UnsupportedMediaType(String),
     NotFound(String),
@@ -19,6 +21,10 @@ pub enum ApiError {
     Overloaded(String),
     /// Retryable: the disk refused writes, or the server is starting or stopping.
     Unavailable(String),
+    /// A query ran past its time limit.
+    QueryTimeout(String),
+    /// A query needs more than its memory cap.
+    QueryTooLarge(String),
     Internal(String),
 }
 
@@ -30,12 +36,15 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Overloaded(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::QueryTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
+            ApiError::QueryTooLarge(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -44,12 +53,15 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             ApiError::BadRequest { code, .. } => code,
+            ApiError::Unauthorized(_) => "unauthorized",
             ApiError::PayloadTooLarge(_) => "too_large",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::NotFound(_) => "not_found",
             ApiError::Conflict(_) => "conflict",
             ApiError::Overloaded(_) => "overloaded",
             ApiError::Unavailable(_) => "unavailable",
+            ApiError::QueryTimeout(_) => "query_timeout",
+            ApiError::QueryTooLarge(_) => "query_too_large",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -58,11 +70,14 @@ impl ApiError {
         match self {
             ApiError::BadRequest { reason, .. } => reason,
             ApiError::PayloadTooLarge(r)
+            | ApiError::Unauthorized(r)
             | ApiError::UnsupportedMediaType(r)
             | ApiError::NotFound(r)
             | ApiError::Conflict(r)
             | ApiError::Overloaded(r)
             | ApiError::Unavailable(r)
+            | ApiError::QueryTimeout(r)
+            | ApiError::QueryTooLarge(r)
             | ApiError::Internal(r) => r,
         }
     }
@@ -118,6 +133,9 @@ impl From<QueryError> for ApiError {
         match e {
             QueryError::Syntax { .. } => ApiError::bad_request("invalid_query", e.to_string()),
             QueryError::Invalid(r) => ApiError::bad_request("invalid_request", r),
+            QueryError::Timeout => ApiError::QueryTimeout(e.to_string()),
+            QueryError::TooLarge(r) => ApiError::QueryTooLarge(r),
+            QueryError::Cancelled => ApiError::bad_request("cancelled", e.to_string()),
         }
     }
 }

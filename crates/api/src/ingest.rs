@@ -44,33 +44,47 @@ pub(crate) async fn write_batch(state: &AppState, batch: Batch) -> Result<(), Ap
 }
 
 /// What an ingest request came to: items stored, and the ones refused with their reasons.
-struct Outcome {
-    accepted: usize,
-    rejected: Vec<trawl_ingest::Rejection>,
+pub(crate) struct Outcome {
+    pub(crate) accepted: usize,
+    pub(crate) rejected: Vec<trawl_ingest::Rejection>,
+}
+
+/// Checks readiness, reads the body within its limit (counting its bytes), then decompresses
+/// it within its limit and decodes it with `decode`, both off the reactor. Nothing is counted
+/// as rejected here: the caller knows how many items the request held.
+pub(crate) async fn read_and_decode<T: Send + 'static>(
+    state: &AppState,
+    protocol: &'static str,
+    headers: &HeaderMap,
+    body: Body,
+    decode: impl FnOnce(&[u8]) -> Result<T, IngestError> + Send + 'static,
+) -> Result<T, ApiError> {
+    if !state.store.is_ready() {
+        return Err(ApiError::Unavailable("replaying the write-ahead log; not accepting writes yet".into()));
+    }
+    let raw = read_body(body, state.limits.max_body_bytes).await?;
+    state.metrics.add_bytes(protocol, raw.len());
+    let encoding = content_encoding(headers);
+    let max = state.limits.max_decompressed_bytes;
+    let decoded = tokio::task::spawn_blocking(move || -> Result<T, IngestError> {
+        let bytes = trawl_ingest::decompress(&raw, encoding.as_deref(), max)?;
+        decode(&bytes)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("decode task failed: {e}")))??;
+    Ok(decoded)
 }
 
 /// Checks readiness, reads and decodes a body with `decode`, writes it, and counts it all.
-async fn ingest_body(
+pub(crate) async fn ingest_body(
     state: &AppState,
     protocol: &'static str,
     headers: &HeaderMap,
     body: Body,
     decode: impl FnOnce(&[u8]) -> Result<Batch, IngestError> + Send + 'static,
 ) -> Result<Outcome, ApiError> {
-    let result = async {
-        if !state.store.is_ready() {
-            return Err(ApiError::Unavailable("replaying the write-ahead log; not accepting writes yet".into()));
-        }
-        let raw = read_body(body, state.limits.max_body_bytes).await?;
-        state.metrics.add_bytes(protocol, raw.len());
-        let encoding = content_encoding(headers);
-        let max = state.limits.max_decompressed_bytes;
-        let mut batch = tokio::task::spawn_blocking(move || -> Result<Batch, IngestError> {
-            let bytes = trawl_ingest::decompress(&raw, encoding.as_deref(), max)?;
-            decode(&bytes)
-        })
-        .await
-        .map_err(|e| ApiError::Internal(format!("decode task failed: {e}")))??;
+    let result: Result<Outcome, ApiError> = async {
+        let mut batch = read_and_decode(state, protocol, headers, body, decode).await?;
         let rejected = std::mem::take(&mut batch.rejected);
         let accepted = batch.records.len() + batch.spans.len();
         write_batch(state, batch).await?;

@@ -4,17 +4,24 @@
 
 mod catalog;
 mod error;
+mod es;
 mod grpc;
 mod ingest;
+mod loki;
 mod metrics;
 mod query;
+mod sentry;
 mod services;
 mod state;
+mod syslog;
 mod tail;
 mod time_range;
 
 pub use error::ApiError;
 pub use grpc::grpc_routes;
+pub use es::RecentIds;
+pub use state::CompatConfig;
+pub use syslog::{bind_syslog, serve_syslog, SyslogOptions};
 pub use state::{ApiMetrics, AppState, Limits};
 pub use time_range::{parse_duration_ns, parse_time_bound};
 
@@ -29,6 +36,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics::prometheus))
         .route("/api/v1/ingest", post(ingest::ndjson))
         .route("/api/v1/search", get(query::search_get).post(query::search_post))
+        .route("/api/v1/query", get(query::query_get).post(query::query_post))
         .route("/api/v1/traces/{trace_id}", get(query::trace))
         .route("/api/v1/rootcause", get(query::rootcause))
         .route("/api/v1/tail", get(tail::tail))
@@ -41,8 +49,21 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/servicemap", get(services::map))
         .route("/api/v1/stats", get(metrics::stats))
         .merge(otlp_http_router())
+        // Compatibility endpoints: Elasticsearch `_bulk` and probes, Loki push, Sentry.
+        .merge(es::router())
+        .merge(loki::router())
+        .merge(sentry::router())
+        // The web UI: its pages and built assets (crates/ui).
+        .merge(trawl_ui::router())
         .fallback(error::not_found)
+        // `GET /` and `HEAD /` of Elasticsearch clients get the root info; browsers the UI.
+        .layer(axum::middleware::from_fn(es::root_for_es_clients))
         .with_state(state)
+}
+
+/// Routes of the dedicated Elasticsearch port (`--es-listen`, off by default).
+pub fn es_only_router(state: AppState) -> Router {
+    es::es_only_router().with_state(state)
 }
 
 fn otlp_http_router() -> Router<AppState> {

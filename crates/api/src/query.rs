@@ -2,7 +2,13 @@
 
 use std::time::Instant;
 
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use trawl_model::{attributes_to_json, format_rfc3339, now_ns, Record, Span};
@@ -50,13 +56,22 @@ pub(crate) fn bound(value: Option<&serde_json::Value>, name: &str, default: i64,
 async fn run_search(state: AppState, params: SearchParams) -> Result<Json<serde_json::Value>, ApiError> {
     let started = Instant::now();
     let now = now_ns();
-    let start = bound(params.start.as_ref(), "start", 0, now)?;
-    let end = bound(params.end.as_ref(), "end", i64::MAX, now)?;
     let limit = params.limit.unwrap_or(100);
     if limit > state.limits.max_search_limit {
         return Err(ApiError::bad_request("invalid_limit", format!("limit {limit} exceeds the maximum of {}", state.limits.max_search_limit)));
     }
     let query = trawl_query::parse(&params.query)?;
+    if let Some(pipe) = query.pipes.first() {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            format!("/api/v1/search returns records only; send queries with pipes (here \"| {}\") to /api/v1/query", pipe.name()),
+        ));
+    }
+    let (start, end) = query.effective_range(
+        bound(params.start.as_ref(), "start", 0, now)?,
+        bound(params.end.as_ref(), "end", i64::MAX, now)?,
+        now,
+    );
     let store = state.store.clone();
     let result = tokio::task::spawn_blocking(move || {
         let snapshot = store.snapshot();
@@ -79,6 +94,158 @@ async fn run_search(state: AppState, params: SearchParams) -> Result<Json<serde_
         "warnings": result.warnings,
         "took_ms": started.elapsed().as_secs_f64() * 1e3,
     })))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct QueryParams {
+    #[serde(default)]
+    pub query: String,
+    pub start: Option<serde_json::Value>,
+    pub end: Option<serde_json::Value>,
+    /// Most rows in the answer (default 1,000; at most the server's search limit).
+    pub limit: Option<usize>,
+    /// Shorter time limit than the server's, as a duration such as `5s`.
+    pub timeout: Option<String>,
+}
+
+pub async fn query_get(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    params: Result<Query<QueryParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(params) = params.map_err(|e| ApiError::bad_request("invalid_parameters", e.body_text()))?;
+    run_query(state, &headers, params).await
+}
+
+pub async fn query_post(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Json<QueryParams>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(params) = body.map_err(|e| ApiError::bad_request("invalid_body", e.body_text()))?;
+    run_query(state, &headers, params).await
+}
+
+/// Sets the flag when dropped: the handler future is dropped when the client goes away, and the
+/// query running on a blocking thread stops at its next check.
+struct CancelOnDrop(Arc<AtomicBool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// `/api/v1/query`: the search part and pipes, under the time, memory and concurrency limits.
+async fn run_query(state: AppState, headers: &HeaderMap, params: QueryParams) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    let now = now_ns();
+    let max = state.limits.max_search_limit;
+    let limit = params.limit.unwrap_or(1_000);
+    if limit > max {
+        return Err(ApiError::bad_request("invalid_limit", format!("limit {limit} exceeds the maximum of {max}")));
+    }
+    let mut timeout = state.limits.query_timeout;
+    if let Some(t) = params.timeout.as_deref().filter(|t| !t.is_empty()) {
+        let ns = crate::parse_duration_ns(t)
+            .ok_or_else(|| ApiError::bad_request("invalid_timeout", format!("timeout {t:?} is not a duration such as 5s")))?;
+        timeout = timeout.min(std::time::Duration::from_nanos(ns.max(0) as u64));
+    }
+    let query = trawl_query::parse(&params.query)?;
+    let (start, end) = query.effective_range(
+        bound(params.start.as_ref(), "start", 0, now)?,
+        bound(params.end.as_ref(), "end", i64::MAX, now)?,
+        now,
+    );
+    let gate = state.query_gate.clone();
+    let Some(_slot) = gate.enter(timeout).await else {
+        return Err(ApiError::Unavailable("too many queries are running or waiting; retry shortly".into()));
+    };
+    let cancel = Arc::new(AtomicBool::new(false));
+    let _guard = CancelOnDrop(cancel.clone());
+    let store = state.store.clone();
+    let limits = trawl_query::QueryLimits { timeout: timeout.saturating_sub(started.elapsed()), memory_bytes: state.limits.query_memory_bytes };
+    let result = tokio::task::spawn_blocking(move || {
+        let snapshot = store.snapshot();
+        let request = trawl_query::QueryRequest { query: &query, start_ns: start, end_ns: end, limit, limits, cancel: Some(&cancel) };
+        let result = trawl_query::run_query(&snapshot, &request);
+        if let Ok(r) = &result {
+            for w in &r.warnings {
+                store.report_corrupt(w.clone());
+            }
+        }
+        result
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("query task failed: {e}")))??;
+    state.metrics.observe_query(started.elapsed().as_secs_f64());
+
+    let wants_ndjson = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("application/x-ndjson"));
+    if wants_ndjson {
+        return Ok(ndjson_response(result));
+    }
+    let mut answer = serde_json::json!({
+        "query": params.query,
+        "start": (start > 0).then(|| format_rfc3339(start)),
+        "end": (end < i64::MAX).then(|| format_rfc3339(end)),
+        "truncated": result.truncated,
+        "stats": result.stats,
+        "warnings": result.warnings,
+    });
+    match &result.output {
+        trawl_query::QueryOutput::Records(records) => {
+            answer["kind"] = "records".into();
+            answer["count"] = records.len().into();
+            answer["records"] = records.iter().map(record_json).collect();
+        }
+        trawl_query::QueryOutput::Table(table) => {
+            answer["kind"] = "table".into();
+            answer["count"] = table.rows.len().into();
+            answer["columns"] = serde_json::json!(table.schema());
+            answer["rows"] = table.rows.iter().map(|r| r.iter().map(trawl_query::Value::to_json).collect::<Vec<_>>()).collect();
+        }
+    }
+    answer["took_ms"] = serde_json::json!(started.elapsed().as_secs_f64() * 1e3);
+    Ok(Json(answer).into_response())
+}
+
+/// One JSON object per line: records as `/api/v1/search` gives them, table rows keyed by column.
+/// Sent in chunks so a large answer is never one buffer.
+fn ndjson_response(result: trawl_query::QueryResult) -> Response {
+    let lines: Vec<serde_json::Value> = match result.output {
+        trawl_query::QueryOutput::Records(records) => records.iter().map(record_json).collect(),
+        trawl_query::QueryOutput::Table(table) => table
+            .rows
+            .iter()
+            .map(|r| {
+                let object: serde_json::Map<String, serde_json::Value> =
+                    table.columns.iter().cloned().zip(r.iter().map(trawl_query::Value::to_json)).collect();
+                serde_json::Value::Object(object)
+            })
+            .collect(),
+    };
+    let rows = lines.len();
+    let chunks: Vec<Result<Bytes, std::io::Error>> = lines
+        .chunks(512)
+        .map(|chunk| {
+            let mut buf = Vec::new();
+            for line in chunk {
+                // Serialising a Value into a Vec cannot fail.
+                let _ = serde_json::to_writer(&mut buf, line);
+                buf.push(b'\n');
+            }
+            Ok(Bytes::from(buf))
+        })
+        .collect();
+    let mut response = Response::new(Body::from_stream(futures_util::stream::iter(chunks)));
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-ndjson"));
+    h.insert("x-trawl-rows", HeaderValue::from(rows));
+    h.insert("x-trawl-truncated", HeaderValue::from_static(if result.truncated { "true" } else { "false" }));
+    response
 }
 
 #[derive(Debug, Deserialize)]

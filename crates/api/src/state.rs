@@ -14,11 +14,27 @@ pub struct Limits {
     pub max_decompressed_bytes: usize,
     /// Most records a search may return.
     pub max_search_limit: usize,
+    /// Queries running at once; more wait in a queue.
+    pub max_concurrent_queries: usize,
+    /// Queries waiting for a slot; beyond this, 503 with `Retry-After`.
+    pub max_queued_queries: usize,
+    /// Longest a query may run (a request may ask for less).
+    pub query_timeout: std::time::Duration,
+    /// Memory one query may hold in groups, distinct values and rows to sort.
+    pub query_memory_bytes: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_body_bytes: 16 * 1024 * 1024, max_decompressed_bytes: 64 * 1024 * 1024, max_search_limit: 10_000 }
+        Limits {
+            max_body_bytes: 16 * 1024 * 1024,
+            max_decompressed_bytes: 64 * 1024 * 1024,
+            max_search_limit: 10_000,
+            max_concurrent_queries: 4,
+            max_queued_queries: 64,
+            query_timeout: std::time::Duration::from_secs(30),
+            query_memory_bytes: 512 << 20,
+        }
     }
 }
 
@@ -69,10 +85,58 @@ pub struct AppState {
     pub store: Arc<Store>,
     pub limits: Limits,
     pub metrics: Arc<ApiMetrics>,
+    pub query_gate: Arc<QueryGate>,
+    /// Settings of the compatibility endpoints (Elasticsearch, Loki, Sentry, syslog).
+    pub compat: Arc<CompatConfig>,
+    /// Recently acknowledged Elasticsearch (index, `_id`) pairs, for idempotent retries.
+    pub es_ids: Arc<crate::es::RecentIds>,
 }
 
 impl AppState {
     pub fn new(store: Arc<Store>, limits: Limits) -> AppState {
-        AppState { store, limits, metrics: Arc::new(ApiMetrics::default()) }
+        let query_gate = Arc::new(QueryGate::new(limits.max_concurrent_queries, limits.max_queued_queries));
+        AppState { store, limits, metrics: Arc::new(ApiMetrics::default()), query_gate, compat: Default::default(), es_ids: Default::default() }
+    }
+}
+
+/// Bounds the queries running at once; a bounded number wait for a slot, the rest are refused.
+pub struct QueryGate {
+    slots: tokio::sync::Semaphore,
+    waiting: std::sync::atomic::AtomicUsize,
+    max_waiting: usize,
+}
+
+impl QueryGate {
+    pub fn new(running: usize, waiting: usize) -> QueryGate {
+        QueryGate { slots: tokio::sync::Semaphore::new(running.max(1)), waiting: Default::default(), max_waiting: waiting }
+    }
+
+    /// Waits for a slot; `None` when the queue is full or the wait outlasts `patience`.
+    pub async fn enter(&self, patience: std::time::Duration) -> Option<tokio::sync::SemaphorePermit<'_>> {
+        if let Ok(permit) = self.slots.try_acquire() {
+            return Some(permit);
+        }
+        if self.waiting.fetch_add(1, Relaxed) >= self.max_waiting {
+            self.waiting.fetch_sub(1, Relaxed);
+            return None;
+        }
+        let permit = tokio::time::timeout(patience, self.slots.acquire()).await.ok().and_then(Result::ok);
+        self.waiting.fetch_sub(1, Relaxed);
+        permit
+    }
+}
+
+/// Settings of the compatibility endpoints (Elasticsearch, Loki, Sentry, syslog).
+#[derive(Debug, Clone, Default)]
+pub struct CompatConfig {
+    /// Sentry public keys accepted; empty accepts any key (a key is still required).
+    pub sentry_keys: Vec<String>,
+}
+
+impl AppState {
+    /// The same state with these compatibility settings.
+    pub fn with_compat(mut self, compat: CompatConfig) -> AppState {
+        self.compat = Arc::new(compat);
+        self
     }
 }

@@ -5,11 +5,12 @@ use flate2::read::MultiGzDecoder;
 
 use crate::IngestError;
 
-/// Undoes `Content-Encoding`: `gzip` (also `x-gzip`) is inflated, `identity`, an empty value or
-/// `None` pass the body through. Inflation is streamed and stops with
-/// [`IngestError::TooLarge`] as soon as the output exceeds `max_bytes`, so a gzip bomb is never
-/// inflated fully in memory. Concatenated gzip members are all inflated. A body that passes
-/// through is held to the same limit.
+/// Undoes `Content-Encoding`: `gzip` (also `x-gzip`), `br` (brotli, which sentry-python sends
+/// when the brotli module is installed) and `deflate` (zlib-wrapped as HTTP says, or raw, as
+/// some clients send it) are inflated; `identity`, an empty value or `None` pass the body
+/// through. Inflation is streamed and stops with [`IngestError::TooLarge`] as soon as the output
+/// exceeds `max_bytes`, so a compression bomb is never inflated fully in memory. Concatenated
+/// gzip members are all inflated. A body that passes through is held to the same limit.
 pub fn decompress<'a>(
     body: &'a [u8],
     content_encoding: Option<&str>,
@@ -24,6 +25,16 @@ pub fn decompress<'a>(
             Ok(Cow::Borrowed(body))
         }
         "gzip" | "x-gzip" => gunzip(body, max_bytes).map(Cow::Owned),
+        "br" => inflate(brotli::Decompressor::new(body, 64 * 1024), body.len(), max_bytes, "brotli")
+            .map(Cow::Owned),
+        "deflate" if is_zlib(body) => {
+            inflate(flate2::read::ZlibDecoder::new(body), body.len(), max_bytes, "deflate")
+                .map(Cow::Owned)
+        }
+        "deflate" => {
+            inflate(flate2::read::DeflateDecoder::new(body), body.len(), max_bytes, "deflate")
+                .map(Cow::Owned)
+        }
         _ => Err(IngestError::UnsupportedEncoding(
             content_encoding.unwrap_or_default().trim().to_string(),
         )),
@@ -34,15 +45,34 @@ fn gunzip(body: &[u8], max_bytes: usize) -> Result<Vec<u8>, IngestError> {
     if body.is_empty() {
         return Ok(Vec::new());
     }
-    let mut decoder = MultiGzDecoder::new(body);
-    let mut out = Vec::with_capacity(body.len().saturating_mul(4).min(max_bytes).min(1 << 20));
+    inflate(MultiGzDecoder::new(body), body.len(), max_bytes, "gzip")
+}
+
+/// Whether a `deflate` body has a zlib header (CM 8, a window of at most 32 KiB, and a check
+/// value that makes the first two bytes a multiple of 31).
+fn is_zlib(body: &[u8]) -> bool {
+    match body {
+        [cmf, flg, ..] => cmf & 0x0f == 8 && cmf >> 4 <= 7 && (u16::from(*cmf) << 8 | u16::from(*flg)) % 31 == 0,
+        _ => false,
+    }
+}
+
+/// Reads a decoder to its end, 64 KiB at a time, failing as soon as the output passes
+/// `max_bytes`. `what` names the encoding in errors.
+fn inflate(
+    mut decoder: impl Read,
+    input_len: usize,
+    max_bytes: usize,
+    what: &str,
+) -> Result<Vec<u8>, IngestError> {
+    let mut out = Vec::with_capacity(input_len.saturating_mul(4).min(max_bytes).min(1 << 20));
     let mut chunk = vec![0u8; 64 * 1024];
     loop {
         let n = match decoder.read(&mut chunk) {
             Ok(0) => return Ok(out),
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(IngestError::invalid(format!("invalid gzip body: {e}"))),
+            Err(e) => return Err(IngestError::invalid(format!("invalid {what} body: {e}"))),
         };
         if out.len() + n > max_bytes {
             return Err(IngestError::TooLarge { limit: max_bytes, what: "decompressed body" });
@@ -118,11 +148,48 @@ mod tests {
         assert_eq!(decompress(b"", Some("gzip"), 10).unwrap().len(), 0);
     }
 
+    fn brotli(data: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        {
+            let mut enc = brotli::CompressorWriter::new(&mut out, 4096, 5, 22);
+            enc.write_all(data).unwrap();
+        }
+        out
+    }
+
+    #[test]
+    fn brotli_and_deflate_inflate() {
+        let data = "결제가 실패했습니다\n".repeat(100);
+        let compressed = brotli(data.as_bytes());
+        let out = decompress(&compressed, Some("br"), 1 << 20).unwrap();
+        assert_eq!(&*out, data.as_bytes());
+        let mut zlib = flate2::write::ZlibEncoder::new(Vec::new(), Compression::default());
+        zlib.write_all(data.as_bytes()).unwrap();
+        let zlib = zlib.finish().unwrap();
+        let out = decompress(&zlib, Some("deflate"), 1 << 20).unwrap();
+        assert_eq!(&*out, data.as_bytes());
+        let mut raw = flate2::write::DeflateEncoder::new(Vec::new(), Compression::default());
+        raw.write_all(data.as_bytes()).unwrap();
+        let raw = raw.finish().unwrap();
+        let out = decompress(&raw, Some("Deflate"), 1 << 20).unwrap();
+        assert_eq!(&*out, data.as_bytes());
+        let err = decompress(b"not brotli at all", Some("br"), 1 << 20).unwrap_err();
+        assert!(matches!(err, IngestError::InvalidInput { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn brotli_bomb_stops_at_the_limit() {
+        let bomb = brotli(&vec![0u8; 100 << 20]);
+        assert!(bomb.len() < 64 * 1024, "{}", bomb.len());
+        let err = decompress(&bomb, Some("br"), 1 << 20).unwrap_err();
+        assert_eq!(err, IngestError::TooLarge { limit: 1 << 20, what: "decompressed body" });
+    }
+
     #[test]
     fn other_encodings_are_unsupported() {
         assert_eq!(
-            decompress(b"x", Some("br"), 10).unwrap_err(),
-            IngestError::UnsupportedEncoding("br".into())
+            decompress(b"x", Some("compress"), 10).unwrap_err(),
+            IngestError::UnsupportedEncoding("compress".into())
         );
         assert!(matches!(
             decompress(b"x", Some("zstd"), 10),

@@ -8,7 +8,7 @@ pub enum IngestError {
     /// The (decompressed) body is larger than the configured limit (HTTP 413).
     #[error("{what} exceeds the {limit} byte limit")]
     TooLarge { limit: usize, what: &'static str },
-    /// A `Content-Encoding` other than gzip or identity (HTTP 415).
+    /// A `Content-Encoding` other than gzip, br, deflate or identity (HTTP 415).
     #[error("unsupported content encoding {0:?}")]
     UnsupportedEncoding(String),
 }

@@ -66,17 +66,7 @@ fn decode_line(line: &[u8], now_ns: i64) -> Result<Record, String> {
             parse_time(&t).ok_or_else(|| format!("invalid timestamp {}", short(&t.to_text())))?;
     }
     if let Some(level) = take(&mut fields, LEVEL_KEYS) {
-        let text = level.to_text();
-        match Level::parse(&text) {
-            Some(l) => {
-                record.level = l;
-                record.severity_number = match text.trim().parse::<i32>() {
-                    Ok(n) => n,
-                    Err(_) => l.severity_number(),
-                };
-            }
-            None => fields.push(("level.original".to_string(), AttrValue::Str(text.into_owned()))),
-        }
+        apply_level(&mut record, &mut fields, &level);
     }
     if let Some(v) = take(&mut fields, SERVICE_KEYS) {
         record.service = v.to_text().into_owned();
@@ -112,10 +102,26 @@ fn decode_line(line: &[u8], now_ns: i64) -> Result<Record, String> {
     Ok(record)
 }
 
+/// Sets the level and severity number from a level value; an unknown spelling leaves INFO and
+/// is kept as the attribute `level.original`.
+pub(crate) fn apply_level(record: &mut Record, fields: &mut Attributes, level: &AttrValue) {
+    let text = level.to_text();
+    match Level::parse(&text) {
+        Some(l) => {
+            record.level = l;
+            record.severity_number = match text.trim().parse::<i32>() {
+                Ok(n) => n,
+                Err(_) => l.severity_number(),
+            };
+        }
+        None => fields.push(("level.original".to_string(), AttrValue::Str(text.into_owned()))),
+    }
+}
+
 /// [`parse_time_value`], except that an integer written as a string is read as that integer
 /// first: `parse_time_str` keeps a digits-only string as raw nanoseconds whatever its
 /// magnitude, which would turn `"1763996400"` (seconds) into 1970.
-fn parse_time(value: &AttrValue) -> Option<i64> {
+pub(crate) fn parse_time(value: &AttrValue) -> Option<i64> {
     if let AttrValue::Str(s) = value {
         let t = s.trim();
         if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
@@ -125,7 +131,7 @@ fn parse_time(value: &AttrValue) -> Option<i64> {
     parse_time_value(&value.to_json())
 }
 
-fn too_many_fields() -> String {
+pub(crate) fn too_many_fields() -> String {
     format!("more than {MAX_FIELDS} fields")
 }
 
@@ -144,7 +150,7 @@ fn take_keyed(
     })
 }
 
-fn json_kind(value: &Value) -> &'static str {
+pub(crate) fn json_kind(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",
@@ -156,7 +162,7 @@ fn json_kind(value: &Value) -> &'static str {
 }
 
 /// At most 64 characters of a value, quoted, for reasons.
-fn short(text: &str) -> String {
+pub(crate) fn short(text: &str) -> String {
     match text.char_indices().nth(64) {
         Some((i, _)) => format!("{:?}...", &text[..i]),
         None => format!("{text:?}"),

@@ -17,7 +17,7 @@ pub use level::Level;
 pub use record::{Record, MAX_RECORD_BYTES};
 pub use span::{Span, SpanEvent, SpanKind, SpanLink, StatusCode};
 pub use timestamp::{
-    format_rfc3339, normalize_id, now_ns, parse_time_str, parse_time_value, sanity_check_time,
+    format_rfc3339, normalize_id, now_ns, parse_duration_ns, parse_time_bound, parse_time_str, parse_time_value, sanity_check_time,
     TimeCheck,
 };
 

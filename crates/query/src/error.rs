@@ -7,4 +7,13 @@ pub enum QueryError {
     /// The request is wrong in another way (time range, limit).
     #[error("{0}")]
     Invalid(String),
+    /// The query ran past its time limit.
+    #[error("the query ran longer than its time limit; narrow the time range or the search")]
+    Timeout,
+    /// The client went away; nobody waits for the answer.
+    #[error("the query was cancelled")]
+    Cancelled,
+    /// The query would hold more than its memory cap (groups, distinct values, rows to sort).
+    #[error("{0}")]
+    TooLarge(String),
 }

@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 use std::cell::OnceCell;
 
-use trawl_model::text::{contains_folded, Phrase};
+use trawl_model::text::{self, contains_folded, Phrase};
 use trawl_model::{AttrValue, Attributes, Level, Record};
 use trawl_storage::RecordColumns;
 
@@ -194,6 +194,12 @@ fn field_matches(term: &FieldTerm, row: &impl RowView) -> bool {
         FieldTerm::Prefix { field, prefix } => {
             lookup(row, field).is_some_and(|v| v.to_lowercase().starts_with(&prefix.to_lowercase()))
         }
+        FieldTerm::Range { field, low, high } => range_matches(row, field, low, high),
+        FieldTerm::Regex { field, regex } => lookup(row, field).is_some_and(|v| regex.compiled.is_match(&v)),
+        FieldTerm::TextPrefix { prefix } => {
+            let starts = |text: &str| text::words(text).any(|w| word_starts_with(w, prefix));
+            starts(row.body()) || row.attributes().iter().any(|(_, v)| starts(&v.to_text()))
+        }
         FieldTerm::Compare { field, op, value } => {
             let Some(x) = (match core_field(field) {
                 Some(_) => lookup(row, field).and_then(|v| v.trim().parse::<f64>().ok()),
@@ -208,6 +214,27 @@ fn field_matches(term: &FieldTerm, row: &impl RowView) -> bool {
                 Compare::Ge => x >= *value,
             }
         }
+    }
+}
+
+/// `field:[low TO high]`: numeric when both bounds are numbers (or `*`), else by text.
+fn range_matches(row: &impl RowView, field: &str, low: &str, high: &str) -> bool {
+    let Some(v) = lookup(row, field) else { return false };
+    let num = |b: &str| if b == "*" { Some(None) } else { b.parse::<f64>().ok().map(Some) };
+    if let (Some(lo), Some(hi)) = (num(low), num(high)) {
+        let Ok(x) = v.trim().parse::<f64>() else { return false };
+        return lo.is_none_or(|l| x >= l) && hi.is_none_or(|h| x <= h);
+    }
+    (low == "*" || v.as_ref() >= low) && (high == "*" || v.as_ref() <= high)
+}
+
+fn word_starts_with(word: &str, folded_prefix: &str) -> bool {
+    if word.is_ascii() {
+        word.len() >= folded_prefix.len()
+            && word.is_char_boundary(folded_prefix.len())
+            && word[..folded_prefix.len()].eq_ignore_ascii_case(folded_prefix)
+    } else {
+        text::fold(word).starts_with(folded_prefix)
     }
 }
 
@@ -240,7 +267,8 @@ mod tests {
     #[test]
     fn terms_match_like_a_user_expects() {
         check("결제 실패", true);
-        check("\"결제 실패\"", false);
+        check("\"결제 실패\"", true);
+        check("\"실패 결제\"", false);
         check("timeout", true);
         check("timeouts", false);
         check("service:payment-service level:error", true);
@@ -264,5 +292,15 @@ mod tests {
         check("-level:error", false);
         check("NOT timeout OR 결제", true);
         check("(service:a OR service:b) timeout", false);
+        check("http.status_code:[500 TO 599]", true);
+        check("http.status_code:[505 TO *]", false);
+        check("http.status_code:[* TO 504]", true);
+        check("user.id:[user-1 TO user-5]", true);
+        check("user.id:/^user-\\d+$/", true);
+        check("service:/pay.*-svc/", false);
+        check("time*", true);
+        check("결*", true);
+        check("read_*", true);
+        check("tim*out", false);
     }
 }

@@ -1,62 +1,70 @@
 //! Recursive-descent parser of the search part:
 //!
 //! ```text
-//! query   := or? ('|' ...)?            pipes are the query-language issue: refused clearly
+//! query   := or? ('|' pipe)*            pipes: see `pipes.rs`
 //! or      := and ('OR' and)*
 //! and     := unary (('AND')? unary)*
 //! unary   := ('NOT' | '-') unary | primary
-//! primary := '(' or ')' | '"phrase"' | field ':' value | field op number | word
+//! primary := '(' or ')' | '"phrase"' | field ':' value | field op number | word | word '*'
+//! value   := word | '"text"' | word '*' | '*' | '[' low 'TO' high ']' | '/' regex '/'
 //! ```
 
 use trawl_model::text::Phrase;
 
-use crate::ast::{Compare, Expr, FieldTerm, Query};
+use crate::ast::{Compare, Expr, FieldTerm, Query, Regex, TimeFilter};
 use crate::QueryError;
 
 /// Parses a query; errors name the line and column.
 pub fn parse(text: &str) -> Result<Query, QueryError> {
     let mut p = Parser { chars: text.chars().collect(), pos: 0, depth: 0 };
     p.skip_ws();
-    if p.at_end() {
-        return Ok(Query { expr: None });
+    let mut query = Query::default();
+    if !p.at_end() && p.peek() != Some('|') {
+        let expr = p.parse_or()?;
+        p.skip_ws();
+        match p.peek() {
+            None | Some('|') => {}
+            Some(')') => return Err(p.error_here("unmatched \")\"")),
+            Some(c) => return Err(p.error_here(&format!("unexpected \"{c}\""))),
+        }
+        let (expr, time) = p.take_time_terms(expr)?;
+        query.expr = expr;
+        query.time = time;
     }
-    if p.peek() == Some('|') {
-        return Err(p.error_here("pipes are not supported yet"));
-    }
-    let expr = p.parse_or()?;
-    p.skip_ws();
-    match p.peek() {
-        None => Ok(Query { expr: Some(expr) }),
-        Some('|') => Err(p.error_here("pipes are not supported yet")),
-        Some(')') => Err(p.error_here("unmatched \")\"")),
-        Some(c) => Err(p.error_here(&format!("unexpected \"{c}\""))),
-    }
+    query.pipes = p.parse_pipes()?;
+    Ok(query)
 }
 
-struct Parser {
-    chars: Vec<char>,
-    pos: usize,
-    depth: usize,
+pub(crate) struct Parser {
+    pub(crate) chars: Vec<char>,
+    pub(crate) pos: usize,
+    pub(crate) depth: usize,
 }
 
-const MAX_DEPTH: usize = 64;
+pub(crate) const MAX_DEPTH: usize = 64;
+
+/// Regexes compile to at most this many bytes of program; bigger ones are refused.
+const REGEX_SIZE_LIMIT: usize = 1 << 20;
+
+/// The field name of in-query time terms.
+const TIME_FIELD: &str = "_time";
 
 impl Parser {
-    fn at_end(&self) -> bool {
+    pub(crate) fn at_end(&self) -> bool {
         self.pos >= self.chars.len()
     }
 
-    fn peek(&self) -> Option<char> {
+    pub(crate) fn peek(&self) -> Option<char> {
         self.chars.get(self.pos).copied()
     }
 
-    fn skip_ws(&mut self) {
+    pub(crate) fn skip_ws(&mut self) {
         while self.peek().is_some_and(|c| c.is_whitespace()) {
             self.pos += 1;
         }
     }
 
-    fn error_at(&self, pos: usize, message: &str) -> QueryError {
+    pub(crate) fn error_at(&self, pos: usize, message: &str) -> QueryError {
         let mut line = 1;
         let mut column = 1;
         for c in &self.chars[..pos.min(self.chars.len())] {
@@ -70,12 +78,12 @@ impl Parser {
         QueryError::Syntax { message: message.to_string(), line, column }
     }
 
-    fn error_here(&self, message: &str) -> QueryError {
+    pub(crate) fn error_here(&self, message: &str) -> QueryError {
         self.error_at(self.pos, message)
     }
 
     /// The keyword `kw` (uppercase only) followed by a separator.
-    fn at_keyword(&self, kw: &str) -> bool {
+    pub(crate) fn at_keyword(&self, kw: &str) -> bool {
         let n = kw.chars().count();
         let matches = self.chars[self.pos..].iter().take(n).copied().eq(kw.chars());
         matches && self.chars.get(self.pos + n).is_none_or(|c| c.is_whitespace() || *c == '(' || *c == '"')
@@ -173,7 +181,7 @@ impl Parser {
         }
     }
 
-    fn parse_quoted(&mut self) -> Result<String, QueryError> {
+    pub(crate) fn parse_quoted(&mut self) -> Result<String, QueryError> {
         let open = self.pos;
         self.pos += 1;
         let mut out = String::new();
@@ -197,7 +205,7 @@ impl Parser {
     }
 
     /// A run of characters up to whitespace, a parenthesis or a quote.
-    fn read_word(&mut self) -> String {
+    pub(crate) fn read_word(&mut self) -> String {
         let start = self.pos;
         while self.peek().is_some_and(|c| !c.is_whitespace() && !matches!(c, '(' | ')' | '"' | '|')) {
             self.pos += 1;
@@ -252,8 +260,16 @@ impl Parser {
                     Some(c) if c.is_whitespace() || c == ')' => {
                         Err(self.error_here(&format!("expected a value after \"{name}:\"")))
                     }
+                    Some('[') => self.parse_range(field),
                     Some(_) => {
+                        let value_pos = self.pos;
+                        if let Some(source) = self.read_regex() {
+                            return self.regex_term(field, &source, value_pos);
+                        }
                         let value = self.read_word();
+                        if field == TIME_FIELD {
+                            return self.time_last(&value, value_pos);
+                        }
                         if value == "*" {
                             Ok(Expr::Field(FieldTerm::Exists { field }))
                         } else if let Some(prefix) = value.strip_suffix('*').filter(|p| !p.is_empty()) {
@@ -269,11 +285,190 @@ impl Parser {
         if word.is_empty() {
             return Err(self.error_here("expected a term"));
         }
+        if let Some(prefix) = word.strip_suffix('*') {
+            let words = Phrase::new(prefix);
+            if let [w] = words.words() {
+                return Ok(Expr::Field(FieldTerm::TextPrefix { prefix: w.clone() }));
+            }
+            if !prefix.is_empty() {
+                return Err(self.error_at(start, &format!("a prefix \"{word}\" must be one word")));
+            }
+        }
         let phrase = Phrase::new(&word);
         if phrase.is_empty() {
             return Err(self.error_at(start, &format!("\"{word}\" has no letters or digits to search for")));
         }
         Ok(Expr::Text(phrase))
+    }
+}
+
+impl Parser {
+    /// `[low TO high]` after `field:`; `*` leaves a side open.
+    fn parse_range(&mut self, field: String) -> Result<Expr, QueryError> {
+        let open = self.pos;
+        self.pos += 1;
+        let mut parts = Vec::new();
+        loop {
+            self.skip_ws();
+            match self.peek() {
+                None => return Err(self.error_at(open, "unclosed \"[\"")),
+                Some(']') => {
+                    self.pos += 1;
+                    break;
+                }
+                Some('"') => parts.push(self.parse_quoted()?),
+                Some(_) => {
+                    let begin = self.pos;
+                    while self.peek().is_some_and(|c| !c.is_whitespace() && c != ']') {
+                        self.pos += 1;
+                    }
+                    parts.push(self.chars[begin..self.pos].iter().collect());
+                }
+            }
+        }
+        let [low, to, high] = <[String; 3]>::try_from(parts).map_err(|_| self.error_at(open, "expected \"[low TO high]\""))?;
+        if !to.eq_ignore_ascii_case("to") {
+            return Err(self.error_at(open, "expected \"[low TO high]\""));
+        }
+        if field == TIME_FIELD {
+            let now = trawl_model::now_ns();
+            let bound = |text: &str, open_value: i64| -> Result<i64, QueryError> {
+                if text == "*" {
+                    return Ok(open_value);
+                }
+                trawl_model::parse_time_bound(text, now).ok_or_else(|| {
+                    self.error_at(open, &format!("expected a time (RFC 3339, epoch or a duration such as 15m), found \"{text}\""))
+                })
+            };
+            let (a, b) = (bound(&low, i64::MIN)?, bound(&high, i64::MAX)?);
+            return Ok(time_term(TimeFilter::Range(a, b)));
+        }
+        Ok(Expr::Field(FieldTerm::Range { field, low, high }))
+    }
+
+    /// `/source/` up to the next unescaped `/` that ends the term (followed by whitespace, `)`,
+    /// `|` or the end); None, consuming nothing, when the value is not such a regex.
+    fn read_regex(&mut self) -> Option<String> {
+        if self.peek() != Some('/') {
+            return None;
+        }
+        let mut i = self.pos + 1;
+        while let Some(&c) = self.chars.get(i) {
+            match c {
+                '\\' => i += 2,
+                '/' => {
+                    let ends = self.chars.get(i + 1).is_none_or(|n| n.is_whitespace() || matches!(n, ')' | '|'));
+                    if !ends || i == self.pos + 1 {
+                        return None;
+                    }
+                    let source: String = self.chars[self.pos + 1..i].iter().collect();
+                    self.pos = i + 1;
+                    return Some(source);
+                }
+                c if c.is_whitespace() => return None,
+                _ => i += 1,
+            }
+        }
+        None
+    }
+
+    fn regex_term(&self, field: String, source: &str, at: usize) -> Result<Expr, QueryError> {
+        let compiled = regex::RegexBuilder::new(source)
+            .size_limit(REGEX_SIZE_LIMIT)
+            .dfa_size_limit(REGEX_SIZE_LIMIT)
+            .build()
+            .map_err(|e| match e {
+                regex::Error::CompiledTooBig(_) => self.error_at(at, &format!("regex is too large (limit {REGEX_SIZE_LIMIT} bytes compiled)")),
+                other => {
+                    let text = other.to_string();
+                    let last = text.lines().last().unwrap_or("syntax error").trim();
+                    self.error_at(at, &format!("invalid regex: {}", last.strip_prefix("error: ").unwrap_or(last)))
+                }
+            })?;
+        Ok(Expr::Field(FieldTerm::Regex { field, regex: Regex { source: source.to_string(), compiled } }))
+    }
+
+    /// `_time:15m`: the last 15 minutes.
+    fn time_last(&self, value: &str, at: usize) -> Result<Expr, QueryError> {
+        let d = trawl_model::parse_duration_ns(value)
+            .ok_or_else(|| self.error_at(at, &format!("expected a duration such as 15m or a range [A TO B] after \"_time:\", found \"{value}\"")))?;
+        Ok(time_term(TimeFilter::Last(d)))
+    }
+
+    /// Lifts `_time` terms out of the top-level AND; anywhere else they are an error.
+    fn take_time_terms(&self, expr: Expr) -> Result<(Option<Expr>, Option<TimeFilter>), QueryError> {
+        let items = match expr {
+            Expr::And(items) => items,
+            other => vec![other],
+        };
+        let mut time: Option<TimeFilter> = None;
+        let mut rest = Vec::new();
+        for item in items {
+            match as_time_term(&item) {
+                Some(t) => time = Some(intersect_time(time, t)),
+                None => {
+                    if contains_time_term(&item) {
+                        let at = self.chars.iter().collect::<String>().find(TIME_FIELD).map(|b| self.char_index(b)).unwrap_or(0);
+                        return Err(self.error_at(at, "_time must be a condition of the whole query, not inside OR or NOT"));
+                    }
+                    rest.push(item)
+                }
+            }
+        }
+        let expr = match rest.len() {
+            0 => None,
+            1 => rest.pop(),
+            _ => Some(Expr::And(rest)),
+        };
+        Ok((expr, time))
+    }
+
+    fn char_index(&self, byte: usize) -> usize {
+        self.chars.iter().collect::<String>()[..byte].chars().count()
+    }
+}
+
+/// `_time` terms travel through the expression tree as this marker until lifted out.
+fn time_term(t: TimeFilter) -> Expr {
+    let (low, high) = match t {
+        TimeFilter::Last(d) => ("last".to_string(), d.to_string()),
+        TimeFilter::Range(a, b) => (a.to_string(), b.to_string()),
+    };
+    Expr::Field(FieldTerm::Range { field: TIME_FIELD.to_string(), low, high })
+}
+
+fn as_time_term(e: &Expr) -> Option<TimeFilter> {
+    match e {
+        Expr::Field(FieldTerm::Range { field, low, high }) if field == TIME_FIELD => {
+            let h: i64 = high.parse().ok()?;
+            if low == "last" {
+                Some(TimeFilter::Last(h))
+            } else {
+                Some(TimeFilter::Range(low.parse().ok()?, h))
+            }
+        }
+        _ => None,
+    }
+}
+
+fn contains_time_term(e: &Expr) -> bool {
+    match e {
+        Expr::And(items) | Expr::Or(items) => items.iter().any(contains_time_term),
+        Expr::Not(inner) => contains_time_term(inner),
+        other => as_time_term(other).is_some(),
+    }
+}
+
+/// Two time terms both apply: `Last` terms keep the shorter window; ranges intersect.
+fn intersect_time(current: Option<TimeFilter>, new: TimeFilter) -> TimeFilter {
+    match (current, new) {
+        (None, t) => t,
+        (Some(TimeFilter::Last(a)), TimeFilter::Last(b)) => TimeFilter::Last(a.min(b)),
+        (Some(TimeFilter::Range(a, b)), TimeFilter::Range(c, d)) => TimeFilter::Range(a.max(c), b.min(d)),
+        (Some(TimeFilter::Last(d)), TimeFilter::Range(a, b)) | (Some(TimeFilter::Range(a, b)), TimeFilter::Last(d)) => {
+            let now = trawl_model::now_ns();
+            TimeFilter::Range(a.max(now - d), b)
+        }
     }
 }
 
@@ -339,7 +534,7 @@ mod tests {
         assert_eq!(err("\"unclosed"), "unclosed quote at 1:1");
         assert_eq!(err("a OR"), "expected a term after \"OR\" at 1:5");
         assert_eq!(err("service:"), "expected a value after \"service:\" at 1:9");
-        assert_eq!(err("a | stats count()"), "pipes are not supported yet at 1:3");
+        assert_eq!(err("a | frobnicate"), "unknown pipe \"frobnicate\": expected one of where, fields, sort, limit, stats, top, traces, patterns at 1:5");
         assert_eq!(err("a\nb)"), "unmatched \")\" at 2:2");
     }
 

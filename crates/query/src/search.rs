@@ -6,8 +6,11 @@ use serde::Serialize;
 use trawl_model::Record;
 use trawl_storage::{read_record_batches_filtered, record_from_batch, RecordColumns, RowPrefilter, SegmentKind, Snapshot, StoreError};
 
-use crate::ast::Query;
+use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
+
+use crate::ast::{Expr, Query, ValueExpr};
 use crate::eval::{matches, BatchRow, RowView};
+use crate::value::{eval, RecordFields};
 use crate::plan::Requirements;
 use crate::QueryError;
 
@@ -43,7 +46,7 @@ pub struct SearchResult {
 }
 
 /// Keeps the newest `limit` matches; ties broken by arrival order (stable output).
-struct TopN {
+pub(crate) struct TopN {
     limit: usize,
     heap: BinaryHeap<Reverse<(i64, u64, Box<RecordBox>)>>,
     seq: u64,
@@ -69,6 +72,10 @@ impl Ord for RecordBox {
 }
 
 impl TopN {
+    pub(crate) fn new(limit: usize) -> TopN {
+        TopN { limit, heap: BinaryHeap::new(), seq: 0 }
+    }
+
     fn full(&self) -> bool {
         self.heap.len() >= self.limit
     }
@@ -97,7 +104,7 @@ impl TopN {
         }
     }
 
-    fn into_newest_first(self) -> Vec<Record> {
+    pub(crate) fn into_newest_first(self) -> Vec<Record> {
         let mut items: Vec<(i64, u64, Record)> = self.heap.into_iter().map(|Reverse((t, s, r))| (t, s, r.0)).collect();
         items.sort_by(|a, b| (b.0, b.1).cmp(&(a.0, a.1)));
         items.into_iter().map(|(_, _, r)| r).collect()
@@ -108,90 +115,160 @@ impl TopN {
 /// time range and the query's requirements; stops when older segments cannot change the answer.
 pub fn search(snapshot: &Snapshot, request: &SearchRequest<'_>) -> Result<SearchResult, QueryError> {
     let started = Instant::now();
-    if request.start_ns > request.end_ns {
-        return Err(QueryError::Invalid("start is after end".into()));
-    }
-    let (start, end) = (request.start_ns, request.end_ns);
-    let expr = request.query.expr.as_ref();
-    let requirements = Requirements::of(expr);
     let mut top = TopN { limit: request.limit, heap: BinaryHeap::new(), seq: 0 };
     let mut stats = SearchStats::default();
     let mut warnings = Vec::new();
-    let row_matches = |row: &dyn Fn(&crate::ast::Expr) -> bool| expr.is_none_or(row);
-
-    for chunk in &snapshot.chunks {
-        for r in &chunk.records {
-            stats.buffer_rows_scanned += 1;
-            if r.time_ns < start || r.time_ns > end || !top.wants(r.time_ns) {
-                continue;
-            }
-            if row_matches(&|e| matches(e, r)) {
-                top.push(r.time_ns, || r.clone());
-            }
-        }
-    }
-
-    // Rows outside the range, or of other services or levels, are dropped while decoding.
-    let prefilter = RowPrefilter {
-        services: requirements.services.clone(),
-        levels: requirements.levels.as_ref().map(|ls| ls.iter().map(|l| l.as_str()).collect()),
-        ..RowPrefilter::time_range("time", start, end)
-    };
-    let selective = prefilter.services.is_some() || prefilter.levels.is_some();
-    let mut segments: Vec<_> = snapshot.segments.iter().filter(|s| s.kind == SegmentKind::Records).collect();
-    segments.sort_by_key(|s| Reverse(s.index.max_time_ns));
-    stats.segments_total = segments.len();
-    for seg in segments {
-        let mut row_groups = requirements.row_groups(&seg.index, start, end);
-        stats.row_groups_skipped += seg.index.row_groups.len() - row_groups.len();
-        if row_groups.is_empty() || top.floor().is_some_and(|f| seg.index.max_time_ns < f) {
-            stats.segments_skipped += 1;
-            stats.row_groups_skipped += row_groups.len();
-            continue;
-        }
-        stats.segments_scanned += 1;
-        row_groups.sort_by_key(|&i| Reverse(seg.index.row_groups[i].max_time_ns));
-        for rg in row_groups {
-            if top.floor().is_some_and(|f| seg.index.row_groups[rg].max_time_ns < f) {
-                stats.row_groups_skipped += 1;
-                continue;
-            }
-            stats.row_groups_scanned += 1;
-            let index = &seg.index.row_groups[rg];
-            let partly_outside = index.min_time_ns < start || index.max_time_ns > end;
-            let filter = (selective || partly_outside).then_some(&prefilter);
-            let batches = match read_record_batches_filtered(&seg.path, vec![rg], filter) {
-                Ok(b) => b,
-                Err(e) => {
-                    warnings.push(corrupt_warning(&e));
-                    break;
-                }
-            };
-            for batch in &batches {
-                stats.bytes_scanned += batch.get_array_memory_size() as u64;
-                let cols = match RecordColumns::new(batch, &seg.path) {
-                    Ok(c) => c,
-                    Err(e) => {
-                        warnings.push(corrupt_warning(&e));
-                        continue;
-                    }
-                };
-                for i in 0..cols.len() {
-                    stats.rows_scanned += 1;
-                    let t = cols.time.value(i);
-                    if t < start || t > end || !top.wants(t) {
-                        continue;
-                    }
-                    let row = BatchRow::new(&cols, i);
-                    if row_matches(&|e| matches(e, &row)) {
-                        top.push(row.time_ns(), || record_from_batch(&cols, i));
-                    }
-                }
-            }
-        }
-    }
+    let scan = Scan::new(request.query.expr.as_ref(), request.start_ns, request.end_ns);
+    scan.run(snapshot, &mut top, &mut stats, &mut warnings)?;
     stats.elapsed_ms = started.elapsed().as_secs_f64() * 1e3;
     Ok(SearchResult { records: top.into_newest_first(), stats, warnings })
+}
+
+/// Receives the rows a [`Scan`] matched.
+pub(crate) trait Sink {
+    /// Once set, rows at or before this time cannot change the answer and are not offered.
+    fn floor(&self) -> Option<i64> {
+        None
+    }
+
+    fn wants(&self, time_ns: i64) -> bool {
+        self.floor().is_none_or(|f| time_ns > f)
+    }
+
+    /// A matching row; `record` materialises it when the sink keeps it.
+    fn offer<R: RowView>(&mut self, row: &R, record: impl FnOnce() -> Record) -> Result<(), QueryError>;
+}
+
+impl Sink for TopN {
+    fn floor(&self) -> Option<i64> {
+        TopN::floor(self)
+    }
+
+    fn wants(&self, time_ns: i64) -> bool {
+        TopN::wants(self, time_ns)
+    }
+
+    fn offer<R: RowView>(&mut self, row: &R, record: impl FnOnce() -> Record) -> Result<(), QueryError> {
+        self.push(row.time_ns(), record);
+        Ok(())
+    }
+}
+
+/// One pass over the buffer and the segments for the rows matching a search expression and
+/// `where` conditions, pruned before anything is read; bounded by a deadline and a cancel flag.
+pub(crate) struct Scan<'a> {
+    pub expr: Option<&'a Expr>,
+    pub start: i64,
+    pub end: i64,
+    pub filters: &'a [ValueExpr],
+    pub deadline: Option<Instant>,
+    pub cancel: Option<&'a AtomicBool>,
+}
+
+impl<'a> Scan<'a> {
+    pub fn new(expr: Option<&'a Expr>, start: i64, end: i64) -> Scan<'a> {
+        Scan { expr, start, end, filters: &[], deadline: None, cancel: None }
+    }
+
+    /// Errors once the deadline has passed or the client has gone.
+    pub fn check(&self) -> Result<(), QueryError> {
+        if self.cancel.is_some_and(|c| c.load(AtomicOrdering::Relaxed)) {
+            return Err(QueryError::Cancelled);
+        }
+        if self.deadline.is_some_and(|d| Instant::now() > d) {
+            return Err(QueryError::Timeout);
+        }
+        Ok(())
+    }
+
+    fn row_matches<R: RowView>(&self, row: &R) -> bool {
+        self.expr.is_none_or(|e| matches(e, row))
+            && self.filters.iter().all(|f| eval(f, &RecordFields(row)).truthy())
+    }
+
+    pub fn run(&self, snapshot: &Snapshot, sink: &mut impl Sink, stats: &mut SearchStats, warnings: &mut Vec<String>) -> Result<(), QueryError> {
+        if self.start > self.end {
+            return Err(QueryError::Invalid("start is after end".into()));
+        }
+        let (start, end) = (self.start, self.end);
+        let requirements = Requirements::of(self.expr);
+        for chunk in &snapshot.chunks {
+            for (n, r) in chunk.records.iter().enumerate() {
+                if n % 4096 == 4095 {
+                    self.check()?;
+                }
+                stats.buffer_rows_scanned += 1;
+                if r.time_ns < start || r.time_ns > end || !sink.wants(r.time_ns) {
+                    continue;
+                }
+                if self.row_matches(r) {
+                    sink.offer(r, || r.clone())?;
+                }
+            }
+        }
+
+        // Rows outside the range, or of other services or levels, are dropped while decoding.
+        let prefilter = RowPrefilter {
+            services: requirements.services.clone(),
+            levels: requirements.levels.as_ref().map(|ls| ls.iter().map(|l| l.as_str()).collect()),
+            ..RowPrefilter::time_range("time", start, end)
+        };
+        let selective = prefilter.services.is_some() || prefilter.levels.is_some();
+        let mut segments: Vec<_> = snapshot.segments.iter().filter(|s| s.kind == SegmentKind::Records).collect();
+        segments.sort_by_key(|s| Reverse(s.index.max_time_ns));
+        stats.segments_total += segments.len();
+        for seg in segments {
+            let mut row_groups = requirements.row_groups(&seg.index, start, end);
+            stats.row_groups_skipped += seg.index.row_groups.len() - row_groups.len();
+            if row_groups.is_empty() || sink.floor().is_some_and(|f| seg.index.max_time_ns <= f) {
+                stats.segments_skipped += 1;
+                stats.row_groups_skipped += row_groups.len();
+                continue;
+            }
+            stats.segments_scanned += 1;
+            row_groups.sort_by_key(|&i| Reverse(seg.index.row_groups[i].max_time_ns));
+            for rg in row_groups {
+                self.check()?;
+                if sink.floor().is_some_and(|f| seg.index.row_groups[rg].max_time_ns <= f) {
+                    stats.row_groups_skipped += 1;
+                    continue;
+                }
+                stats.row_groups_scanned += 1;
+                let index = &seg.index.row_groups[rg];
+                let partly_outside = index.min_time_ns < start || index.max_time_ns > end;
+                let filter = (selective || partly_outside).then_some(&prefilter);
+                let batches = match read_record_batches_filtered(&seg.path, vec![rg], filter) {
+                    Ok(b) => b,
+                    Err(e) => {
+                        warnings.push(corrupt_warning(&e));
+                        break;
+                    }
+                };
+                for batch in &batches {
+                    stats.bytes_scanned += batch.get_array_memory_size() as u64;
+                    let cols = match RecordColumns::new(batch, &seg.path) {
+                        Ok(c) => c,
+                        Err(e) => {
+                            warnings.push(corrupt_warning(&e));
+                            continue;
+                        }
+                    };
+                    for i in 0..cols.len() {
+                        stats.rows_scanned += 1;
+                        let t = cols.time.value(i);
+                        if t < start || t > end || !sink.wants(t) {
+                            continue;
+                        }
+                        let row = BatchRow::new(&cols, i);
+                        if self.row_matches(&row) {
+                            sink.offer(&row, || record_from_batch(&cols, i))?;
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 pub(crate) fn corrupt_warning(e: &StoreError) -> String {

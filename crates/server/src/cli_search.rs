@@ -1,4 +1,4 @@
-//! The query commands: `trawl search`, `trawl trace`, `trawl why`, `trawl tail`.
+//! The query commands: `trawl query` (alias `search`), `trawl trace`, `trawl why`, `trawl tail`.
 
 use std::io::Write;
 
@@ -17,46 +17,166 @@ fn get(url: &str, params: &[(&str, String)]) -> anyhow::Result<serde_json::Value
     serde_json::from_str(&body).context("server answered with invalid JSON")
 }
 
-pub fn search(server: &str, query: &str, from: Option<String>, to: Option<String>, limit: usize, format: Format) -> anyhow::Result<()> {
-    let mut params = vec![("query", query.to_string()), ("limit", limit.to_string())];
+/// How `trawl query` prints its answer.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum QueryFormat {
+    /// Aligned columns; levels coloured on a terminal.
+    Table,
+    /// The server's whole answer as one JSON document.
+    Json,
+    /// One JSON object per record or row.
+    Ndjson,
+    /// Comma-separated values with a header line.
+    Csv,
+}
+
+/// Columns of records in the table and CSV forms.
+const RECORD_COLUMNS: [&str; 6] = ["time", "level", "service", "host", "trace_id", "body"];
+
+/// `trawl query` (alias `search`): runs a query on the server and prints records or a table.
+pub fn query(server: &str, query: &str, from: Option<String>, to: Option<String>, limit: usize, format: QueryFormat) -> anyhow::Result<()> {
+    let mut body = serde_json::json!({"query": query, "limit": limit});
     if let Some(from) = from {
-        params.push(("start", from));
+        body["start"] = from.into();
     }
     if let Some(to) = to {
-        params.push(("end", to));
+        body["end"] = to.into();
     }
-    let answer = get(&format!("{}/api/v1/search", server.trim_end_matches('/')), &params)?;
-    let records = answer["records"].as_array().cloned().unwrap_or_default();
+    let url = format!("{}/api/v1/query", server.trim_end_matches('/'));
+    let client = reqwest::blocking::Client::builder().timeout(std::time::Duration::from_secs(120)).build()?;
+    let response = client.post(&url).json(&body).send().with_context(|| format!("cannot reach {url}"))?;
+    let status = response.status();
+    let text = response.text()?;
+    if !status.is_success() {
+        return Err(api_error(status, &text));
+    }
+    let answer: serde_json::Value = serde_json::from_str(&text).context("server answered with invalid JSON")?;
+    let (columns, rows) = answer_rows(&answer);
     let mut out = std::io::stdout().lock();
     match format {
-        Format::Json => {
-            for r in &records {
-                writeln!(out, "{r}")?;
+        QueryFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&answer)?)?,
+        QueryFormat::Ndjson => match answer["records"].as_array() {
+            Some(records) => {
+                for r in records {
+                    writeln!(out, "{r}")?;
+                }
+            }
+            None => {
+                for row in &rows {
+                    let object: serde_json::Map<String, serde_json::Value> = columns.iter().cloned().zip(row.iter().cloned()).collect();
+                    writeln!(out, "{}", serde_json::Value::Object(object))?;
+                }
+            }
+        },
+        QueryFormat::Csv => {
+            writeln!(out, "{}", columns.iter().map(|c| csv_field(c)).collect::<Vec<_>>().join(","))?;
+            for row in &rows {
+                writeln!(out, "{}", row.iter().map(|v| csv_field(&cell(v))).collect::<Vec<_>>().join(","))?;
             }
         }
-        Format::Table => {
-            let color = color();
-            let width = records.iter().map(|r| r["service"].as_str().unwrap_or("").chars().count()).max().unwrap_or(7).max(7);
-            for r in &records {
-                let level = r["level"].as_str().unwrap_or("");
-                let (c, reset) = if color { (level_color(level), RESET) } else { ("", "") };
-                writeln!(
-                    out,
-                    "{}  {c}{level:<5}{reset}  {:<width$}  {}",
-                    r["time"].as_str().unwrap_or(""),
-                    r["service"].as_str().unwrap_or(""),
-                    one_line(r["body"].as_str().unwrap_or("")),
-                )?;
+        QueryFormat::Table => {
+            if answer["kind"] == "records" {
+                print_records(&mut out, answer["records"].as_array().map(Vec::as_slice).unwrap_or_default())?;
+            } else {
+                print_table(&mut out, &columns, &rows)?;
             }
             let stats = &answer["stats"];
             eprintln!(
-                "{} records in {:.1} ms ({} segments scanned, {} skipped)",
-                records.len(),
+                "{} {} in {:.1} ms ({} segments scanned, {} skipped){}",
+                rows.len(),
+                if answer["kind"] == "records" { "records" } else { "rows" },
                 answer["took_ms"].as_f64().unwrap_or(0.0),
                 stats["segments_scanned"],
-                stats["segments_skipped"]
+                stats["segments_skipped"],
+                if answer["truncated"] == true { "; more rows matched than the limit" } else { "" }
             );
         }
+    }
+    Ok(())
+}
+
+/// The answer as columns and rows of JSON values, whether it holds records or a table.
+fn answer_rows(answer: &serde_json::Value) -> (Vec<String>, Vec<Vec<serde_json::Value>>) {
+    if let Some(records) = answer["records"].as_array() {
+        let columns = RECORD_COLUMNS.map(String::from).to_vec();
+        let rows = records.iter().map(|r| RECORD_COLUMNS.iter().map(|c| r[*c].clone()).collect()).collect();
+        return (columns, rows);
+    }
+    let columns = answer["columns"].as_array().map_or_else(Vec::new, |cs| cs.iter().map(|c| c["name"].as_str().unwrap_or("").to_string()).collect());
+    let rows = answer["rows"].as_array().map_or_else(Vec::new, |rs| rs.iter().map(|r| r.as_array().cloned().unwrap_or_default()).collect());
+    (columns, rows)
+}
+
+fn cell(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::Null => String::new(),
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_string()
+    }
+}
+
+fn print_records(out: &mut impl Write, records: &[serde_json::Value]) -> anyhow::Result<()> {
+    let color = color();
+    let width = records.iter().map(|r| r["service"].as_str().unwrap_or("").chars().count()).max().unwrap_or(7).max(7);
+    for r in records {
+        let level = r["level"].as_str().unwrap_or("");
+        let (c, reset) = if color { (level_color(level), RESET) } else { ("", "") };
+        writeln!(
+            out,
+            "{}  {c}{level:<5}{reset}  {:<width$}  {}",
+            r["time"].as_str().unwrap_or(""),
+            r["service"].as_str().unwrap_or(""),
+            one_line(r["body"].as_str().unwrap_or("")),
+        )?;
+    }
+    Ok(())
+}
+
+/// Aligned columns (by characters, so Hangul lines up as well as a terminal allows); numbers
+/// right-aligned; long cells cut at 80 characters.
+fn print_table(out: &mut impl Write, columns: &[String], rows: &[Vec<serde_json::Value>]) -> anyhow::Result<()> {
+    const MAX_CELL: usize = 80;
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            r.iter()
+                .map(|v| {
+                    let text = one_line(&cell(v));
+                    if text.chars().count() > MAX_CELL { text.chars().take(MAX_CELL - 1).chain(['…']).collect() } else { text }
+                })
+                .collect()
+        })
+        .collect();
+    let widths: Vec<usize> = (0..columns.len())
+        .map(|i| cells.iter().map(|r| r.get(i).map_or(0, |c| c.chars().count())).max().unwrap_or(0).max(columns[i].chars().count()))
+        .collect();
+    let numeric: Vec<bool> = (0..columns.len()).map(|i| rows.iter().all(|r| r.get(i).is_none_or(|v| v.is_number() || v.is_null()))).collect();
+    let line = |values: &[String]| -> String {
+        values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                let w = widths.get(i).copied().unwrap_or(0);
+                let pad = w.saturating_sub(v.chars().count());
+                if numeric.get(i) == Some(&true) { format!("{}{v}", " ".repeat(pad)) } else { format!("{v}{}", " ".repeat(pad)) }
+            })
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_string()
+    };
+    let (bold, reset) = if color() { ("\x1b[1m", RESET) } else { ("", "") };
+    writeln!(out, "{bold}{}{reset}", line(columns))?;
+    for r in &cells {
+        writeln!(out, "{}", line(r))?;
     }
     Ok(())
 }

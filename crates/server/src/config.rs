@@ -35,6 +35,26 @@ pub struct ServerArgs {
     /// Largest request body in bytes (default 16 MiB).
     #[arg(long, env = "TRAWL_MAX_BODY_BYTES")]
     pub max_body_bytes: Option<usize>,
+    /// Dedicated Elasticsearch address (`_bulk` and `/` always Elasticsearch), `on` for
+    /// 127.0.0.1:9200, or `off` (default; `_bulk` is on the main port anyway).
+    #[arg(long, env = "TRAWL_ES_LISTEN")]
+    pub es_listen: Option<String>,
+    /// Syslog address, UDP and TCP (RFC 5424 and RFC 3164), `on` for 127.0.0.1:5514, or `off`
+    /// (default).
+    #[arg(long, env = "TRAWL_SYSLOG_LISTEN")]
+    pub syslog_listen: Option<String>,
+    /// Longest a query may run, e.g. `30s` (default 30s).
+    #[arg(long, env = "TRAWL_QUERY_TIMEOUT")]
+    pub query_timeout: Option<String>,
+    /// Memory one query may hold in groups, distinct values and sort rows, bytes (default 512 MiB).
+    #[arg(long, env = "TRAWL_QUERY_MEMORY_BYTES")]
+    pub query_memory_bytes: Option<usize>,
+    /// Queries running at once (default 4); up to 16 times as many wait, more get 503.
+    #[arg(long, env = "TRAWL_MAX_CONCURRENT_QUERIES")]
+    pub max_concurrent_queries: Option<usize>,
+    /// Sentry public keys accepted, comma-separated (default: any key).
+    #[arg(long, env = "TRAWL_SENTRY_KEYS", value_delimiter = ',')]
+    pub sentry_keys: Option<Vec<String>>,
 }
 
 /// The `trawl.toml` file; every key is optional.
@@ -50,6 +70,16 @@ struct FileConfig {
     flush_max_items: Option<usize>,
     max_body_bytes: Option<usize>,
     max_decompressed_bytes: Option<usize>,
+    es_listen: Option<String>,
+    syslog_listen: Option<String>,
+    sentry_keys: Option<Vec<String>>,
+    query_timeout: Option<String>,
+    query_memory_bytes: Option<usize>,
+    max_concurrent_queries: Option<usize>,
+    /// Write requests waiting for the writer thread; more are refused (429).
+    max_queued_writes: Option<usize>,
+    /// Bytes of frozen buffers waiting for a flush; past this, writes are refused (429).
+    max_pending_flush_bytes: Option<usize>,
     row_group_rows: Option<usize>,
 }
 
@@ -60,6 +90,18 @@ pub struct ServerConfig {
     pub otlp_grpc_listen: Option<SocketAddr>,
     pub store: StoreConfig,
     pub limits: trawl_api::Limits,
+    pub es_listen: Option<SocketAddr>,
+    pub syslog_listen: Option<SocketAddr>,
+    pub compat: trawl_api::CompatConfig,
+}
+
+/// An optional listener setting: missing means `off`, `on` means the protocol's usual address.
+fn on_means(value: Option<String>, default: &str) -> String {
+    match value {
+        Some(v) if v.trim().eq_ignore_ascii_case("on") => default.to_string(),
+        Some(v) => v,
+        None => "off".to_string(),
+    }
 }
 
 fn address(value: &str, what: &str) -> anyhow::Result<Option<SocketAddr>> {
@@ -98,6 +140,12 @@ impl ServerConfig {
         if let Some(n) = file.flush_max_items {
             store.flush_max_items = n.max(1);
         }
+        if let Some(n) = file.max_queued_writes {
+            store.max_queued_writes = n.max(1);
+        }
+        if let Some(n) = file.max_pending_flush_bytes {
+            store.max_pending_flush_bytes = n;
+        }
         if let Some(n) = file.row_group_rows {
             store.row_group_rows = n.max(1);
         }
@@ -108,12 +156,35 @@ impl ServerConfig {
         if let Some(n) = file.max_decompressed_bytes {
             limits.max_decompressed_bytes = n;
         }
+        if let Some(t) = args.query_timeout.or(file.query_timeout) {
+            let ns = trawl_model::parse_duration_ns(&t).with_context(|| format!("query-timeout {t:?} is not a duration such as 30s"))?;
+            limits.query_timeout = Duration::from_nanos(ns.max(1) as u64);
+        }
+        if let Some(n) = args.query_memory_bytes.or(file.query_memory_bytes) {
+            limits.query_memory_bytes = n;
+        }
+        if let Some(n) = args.max_concurrent_queries.or(file.max_concurrent_queries) {
+            limits.max_concurrent_queries = n.max(1);
+            limits.max_queued_queries = 16 * n.max(1);
+        }
         Ok(ServerConfig {
             listen,
             otlp_http_listen: address(&otlp_http, "otlp-http-listen")?,
             otlp_grpc_listen: address(&otlp_grpc, "otlp-grpc-listen")?,
             store,
             limits,
+            es_listen: address(&on_means(args.es_listen.or(file.es_listen), "127.0.0.1:9200"), "es-listen")?,
+            syslog_listen: address(&on_means(args.syslog_listen.or(file.syslog_listen), "127.0.0.1:5514"), "syslog-listen")?,
+            compat: trawl_api::CompatConfig {
+                sentry_keys: args
+                    .sentry_keys
+                    .or(file.sentry_keys)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|k| k.trim().to_string())
+                    .filter(|k| !k.is_empty())
+                    .collect(),
+            },
         })
     }
 }

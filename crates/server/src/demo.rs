@@ -96,7 +96,7 @@ pub fn run(mut args: DemoArgs) -> anyhow::Result<()> {
         "trawl demo: {n_services} simulated services sending OTLP to {api} ({rate} requests/s)\n\
          data directory: {data}\n\
          fault: {scenario} from {delay:?} after start, for {duration:?} every {period:?}\n\n\
-         HTTP API: {api} (no web UI yet)\ntry:\n  \
+         web UI: {api}/  (HTTP API under {api}/api/v1)\ntry:\n  \
          {me} why --since 5m --server {api}\n  \
          {me} search 'level:error 결제 실패' --since 5m --server {api}\n  \
          {me} trace $({me} search 'level:error' --limit 1 --format json --server {api} | sed 's/.*\"trace_id\":\"\\([0-9a-f]*\\)\".*/\\1/') --server {api}\n\n\

@@ -39,10 +39,10 @@ enum Command {
         #[arg(long, default_value_t = 4)]
         concurrency: usize,
     },
-    /// Search records, newest first.
-    #[command(alias = "query")]
-    Search {
-        /// The query, e.g. `service:payment level:error "결제 실패"`.
+    /// Run a query: records newest first, or the table its pipes make (`| stats`, `| top`...).
+    #[command(alias = "search")]
+    Query {
+        /// The query, e.g. `service:payment level:error "결제 실패"` or `level:error | stats count() by service`.
         #[arg(default_value = "")]
         query: String,
         /// Only records newer than this (e.g. 15m, 1h, 7d).
@@ -54,10 +54,11 @@ enum Command {
         /// End of the range.
         #[arg(long)]
         to: Option<String>,
+        /// Most records or rows to print.
         #[arg(long, default_value_t = 100)]
         limit: usize,
         #[arg(long, value_enum, default_value = "table")]
-        format: output::Format,
+        format: cli_search::QueryFormat,
         #[arg(long, env = "TRAWL_SERVER", default_value = "http://127.0.0.1:7070")]
         server: String,
     },
@@ -118,8 +119,8 @@ fn main() -> ExitCode {
                 Command::Ingest { file, server, batch_size, concurrency } => {
                     cli_ingest::run(&file, &server, batch_size, concurrency)
                 }
-                Command::Search { query, since, from, to, limit, format, server } => {
-                    cli_search::search(&server, &query, since.or(from), to, limit, format)
+                Command::Query { query, since, from, to, limit, format, server } => {
+                    cli_search::query(&server, &query, since.or(from), to, limit, format)
                 }
                 Command::Patterns { file, summary, r#final, max_patterns } => {
                     let mode = match (summary, r#final) {

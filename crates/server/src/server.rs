@@ -27,7 +27,7 @@ pub async fn serve(config: ServerConfig, ready: Option<std::sync::mpsc::Sender<S
             .await?
             .with_context(|| format!("cannot open the data directory {}", data_dir.display()))?,
     );
-    let state = AppState::new(store.clone(), config.limits.clone());
+    let state = AppState::new(store.clone(), config.limits.clone()).with_compat(config.compat.clone());
     let main = TcpListener::bind(config.listen).await.with_context(|| format!("cannot listen on {}", config.listen))?;
     let api_url = format!("http://{}", main.local_addr()?);
     let mut addresses = vec![format!("api={api_url}")];
@@ -59,6 +59,21 @@ pub async fn serve(config: ServerConfig, ready: Option<std::sync::mpsc::Sender<S
                 .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), stopped(rx))
                 .await
                 .context("otlp grpc listener")
+        });
+    }
+    if let Some(addr) = config.es_listen {
+        let listener = TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr} for Elasticsearch"))?;
+        addresses.push(format!("es=http://{}", listener.local_addr()?));
+        let app = trawl_api::es_only_router(state.clone());
+        let rx = stop_rx.clone();
+        tasks.spawn(async move { axum::serve(listener, app).with_graceful_shutdown(stopped(rx)).await.context("elasticsearch listener") });
+    }
+    if let Some(addr) = config.syslog_listen {
+        let (tcp, udp) = trawl_api::bind_syslog(addr).await.with_context(|| format!("cannot listen on {addr} for syslog (udp and tcp)"))?;
+        addresses.push(format!("syslog={}", tcp.local_addr()?));
+        let (state, rx) = (state.clone(), stop_rx.clone());
+        tasks.spawn(async move {
+            trawl_api::serve_syslog(state, tcp, udp, trawl_api::SyslogOptions::default(), rx).await.context("syslog listener")
         });
     }
     // Tests and scripts read this line to find the ports. A closed stdout must not stop the

@@ -84,7 +84,7 @@ fn ingest_then_search_and_trace_from_the_command_line() {
     assert!(ok, "{err}");
     assert!(err.contains("1000 records accepted, 1 rejected"), "{err}");
 
-    let (ok, out, err) = server.trawl(&["search", "결제 실패", "--format", "json", "--limit", "1000"], "");
+    let (ok, out, err) = server.trawl(&["search", "결제 실패", "--format", "ndjson", "--limit", "1000"], "");
     assert!(ok, "{err}");
     let records: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(records.len(), 100);

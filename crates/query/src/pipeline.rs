@@ -1,0 +1,1005 @@
+//! Runs a whole query: the search part and the pipes.
+//!
+//! The leading `where` pipes run inside the scan, on every matching row, before anything is
+//! materialised. The first other pipe decides what the scan feeds:
+//! - nothing, `limit` or `fields`: the newest N matches (the scan stops early, as a search does);
+//! - `sort`: the first N by the sort keys (a bounded heap, N from a following `limit` or the
+//!   row cap);
+//! - `stats`, `top`, `patterns`: every match, aggregated as it streams by;
+//! - `traces`: the newest matches until N distinct traces, then every record and span of them.
+//!
+//! Whatever follows runs on the resulting table.
+
+use std::cmp::Ordering;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+use trawl_model::{Record, Span};
+use trawl_storage::Snapshot;
+
+use crate::ast::{AggFunc, Aggregate, GroupKey, Pipe, Query, SortKey, ValueExpr};
+use crate::eval::RowView;
+use crate::search::{Scan, SearchStats, Sink, TopN};
+use crate::value::{eval, Column, Fields, Key, RecordFields, TableRow, Value};
+use crate::QueryError;
+
+/// Bounds on one query's time and memory.
+#[derive(Debug, Clone, Copy)]
+pub struct QueryLimits {
+    pub timeout: Duration,
+    /// Approximate bytes a query may hold in groups, distinct values and rows.
+    pub memory_bytes: usize,
+}
+
+impl Default for QueryLimits {
+    fn default() -> QueryLimits {
+        QueryLimits { timeout: Duration::from_secs(30), memory_bytes: 512 << 20 }
+    }
+}
+
+pub struct QueryRequest<'a> {
+    pub query: &'a Query,
+    /// Inclusive, nanoseconds (already narrowed by the query's `_time`).
+    pub start_ns: i64,
+    pub end_ns: i64,
+    /// Most rows in the answer.
+    pub limit: usize,
+    pub limits: QueryLimits,
+    /// Set when the client has gone: the query stops at its next check.
+    pub cancel: Option<&'a AtomicBool>,
+}
+
+/// A result table: named, typed columns and rows of values.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Table {
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<Value>>,
+}
+
+impl Table {
+    /// Column names with the type of their first non-null value.
+    pub fn schema(&self) -> Vec<Column> {
+        self.columns
+            .iter()
+            .enumerate()
+            .map(|(i, name)| {
+                let kind = self.rows.iter().map(|r| &r[i]).find(|v| !v.is_null()).map_or("null", Value::kind);
+                Column { name: name.clone(), kind }
+            })
+            .collect()
+    }
+}
+
+#[derive(Debug)]
+pub enum QueryOutput {
+    /// Whole records (no pipe changed their shape), in the order the query asked for.
+    Records(Vec<Record>),
+    Table(Table),
+}
+
+#[derive(Debug)]
+pub struct QueryResult {
+    pub output: QueryOutput,
+    pub stats: SearchStats,
+    pub warnings: Vec<String>,
+    /// True when the row cap cut the answer.
+    pub truncated: bool,
+}
+
+/// Runs `request` over `snapshot`.
+pub fn run_query(snapshot: &Snapshot, request: &QueryRequest<'_>) -> Result<QueryResult, QueryError> {
+    let started = Instant::now();
+    let query = request.query;
+    let pipes = &query.pipes;
+    let filters: Vec<ValueExpr> =
+        pipes.iter().map_while(|p| if let Pipe::Where(e) = p { Some(e.clone()) } else { None }).collect();
+    let mut at = filters.len();
+    let scan = Scan {
+        expr: query.expr.as_ref(),
+        start: request.start_ns,
+        end: request.end_ns,
+        filters: &filters,
+        deadline: Some(started + request.limits.timeout),
+        cancel: request.cancel,
+    };
+    let mut stats = SearchStats::default();
+    let mut warnings = Vec::new();
+    let budget = Budget { limit: request.limits.memory_bytes, used: 0 };
+    let limit = request.limit;
+
+    let first = pipes.get(at);
+    let mut output = match first {
+        Some(Pipe::Stats { aggregates, by }) => {
+            at += 1;
+            let mut acc = StatsSink { stats: Stats::new(aggregates, by, request.start_ns, request.end_ns, budget) };
+            scan.run(snapshot, &mut acc, &mut stats, &mut warnings)?;
+            QueryOutput::Table(acc.stats.finish())
+        }
+        Some(Pipe::Top { n, field, by }) => {
+            at += 1;
+            let mut acc = TopSink { top: TopCounter::new(*n, field, by.as_deref(), budget) };
+            scan.run(snapshot, &mut acc, &mut stats, &mut warnings)?;
+            QueryOutput::Table(acc.top.finish())
+        }
+        Some(Pipe::Patterns) => {
+            at += 1;
+            let mut acc = PatternSink::new(limit, budget)?;
+            scan.run(snapshot, &mut acc, &mut stats, &mut warnings)?;
+            QueryOutput::Table(acc.finish())
+        }
+        Some(Pipe::Sort(keys)) => {
+            at += 1;
+            let n = match pipes.get(at) {
+                Some(Pipe::Limit(k)) => {
+                    at += 1;
+                    within_cap(*k, limit)
+                }
+                _ => limit + 1,
+            };
+            let mut acc = SortSink { keys, n, rows: Vec::new(), seq: 0 };
+            scan.run(snapshot, &mut acc, &mut stats, &mut warnings)?;
+            QueryOutput::Records(acc.finish())
+        }
+        Some(Pipe::Traces { max_traces }) => {
+            at += 1;
+            let mut acc = TraceSink { max: *max_traces, newest: HashMap::new() };
+            scan.run(snapshot, &mut acc, &mut stats, &mut warnings)?;
+            QueryOutput::Table(traces_table(snapshot, acc, &mut warnings))
+        }
+        _ => {
+            let n = match first {
+                Some(Pipe::Limit(k)) => {
+                    at += 1;
+                    within_cap(*k, limit)
+                }
+                _ => limit + 1,
+            };
+            let mut top = TopN::new(n);
+            scan.run(snapshot, &mut top, &mut stats, &mut warnings)?;
+            QueryOutput::Records(top.into_newest_first())
+        }
+    };
+
+    for pipe in &pipes[at..] {
+        scan.check()?;
+        output = QueryOutput::Table(apply_to_table(into_table(output, pipe), pipe, budget)?);
+    }
+    let mut truncated = false;
+    match &mut output {
+        QueryOutput::Records(r) if r.len() > limit => {
+            r.truncate(limit);
+            truncated = true;
+        }
+        QueryOutput::Table(t) if t.rows.len() > limit => {
+            t.rows.truncate(limit);
+            truncated = true;
+        }
+        _ => {}
+    }
+    stats.elapsed_ms = started.elapsed().as_secs_f64() * 1e3;
+    Ok(QueryResult { output, stats, warnings, truncated })
+}
+
+/// Rows to keep for a user's `limit k` under the row cap `limit`: one more than the cap when `k`
+/// passes it, so the answer can say it was cut.
+fn within_cap(k: usize, limit: usize) -> usize {
+    if k <= limit {
+        k
+    } else {
+        limit + 1
+    }
+}
+
+/// Records become a table when a pipe needs one: the core columns, then every attribute name
+/// seen (at most 256), or just the columns a `fields` pipe names.
+fn into_table(output: QueryOutput, next: &Pipe) -> Table {
+    let records = match output {
+        QueryOutput::Table(t) => return t,
+        QueryOutput::Records(r) => r,
+    };
+    let columns: Vec<String> = match next {
+        Pipe::Fields(names) => names.clone(),
+        _ => {
+            let mut columns: Vec<String> =
+                ["time", "service", "level", "host", "environment", "trace_id", "span_id", "body"].map(String::from).to_vec();
+            let mut seen: HashSet<String> = columns.iter().cloned().collect();
+            for r in &records {
+                for (k, _) in r.attributes.iter().chain(&r.resource) {
+                    if seen.len() < 256 + 8 && seen.insert(k.clone()) {
+                        columns.push(k.clone());
+                    }
+                }
+            }
+            columns
+        }
+    };
+    let rows = records.iter().map(|r| columns.iter().map(|c| RecordFields(r).get(c)).collect()).collect();
+    Table { columns, rows }
+}
+
+fn apply_to_table(mut table: Table, pipe: &Pipe, budget: Budget) -> Result<Table, QueryError> {
+    Ok(match pipe {
+        Pipe::Where(e) => {
+            let keep: Vec<bool> = (0..table.rows.len()).map(|i| eval(e, &table_row(&table, i)).truthy()).collect();
+            let mut k = keep.into_iter();
+            table.rows.retain(|_| k.next().unwrap_or(false));
+            table
+        }
+        Pipe::Fields(names) => {
+            let rows = (0..table.rows.len()).map(|i| names.iter().map(|n| table_row(&table, i).get(n)).collect()).collect();
+            Table { columns: names.clone(), rows }
+        }
+        Pipe::Sort(keys) => {
+            let mut keyed: Vec<(Vec<Value>, Vec<Value>)> = std::mem::take(&mut table.rows)
+                .into_iter()
+                .map(|r| {
+                    let k = keys.iter().map(|k| TableRow { columns: &table.columns, values: &r }.get(&k.field)).collect();
+                    (k, r)
+                })
+                .collect();
+            keyed.sort_by(|a, b| compare_keys(keys, &a.0, &b.0));
+            table.rows = keyed.into_iter().map(|(_, r)| r).collect();
+            table
+        }
+        Pipe::Limit(n) => {
+            table.rows.truncate(*n);
+            table
+        }
+        Pipe::Stats { aggregates, by } => {
+            let mut stats = Stats::new(aggregates, by, i64::MIN, i64::MAX, budget);
+            for i in 0..table.rows.len() {
+                let r = table_row(&table, i);
+                let time = match r.get("time") {
+                    Value::Time(t) => t,
+                    _ => 0,
+                };
+                stats.add(&r, time)?;
+            }
+            stats.finish()
+        }
+        Pipe::Top { n, field, by } => {
+            let mut top = TopCounter::new(*n, field, by.as_deref(), budget);
+            for i in 0..table.rows.len() {
+                top.add(&table_row(&table, i))?;
+            }
+            top.finish()
+        }
+        Pipe::Traces { .. } => {
+            return Err(QueryError::Invalid("traces must come before stats, top, sort, fields and limit: it follows the matched records' traces".into()))
+        }
+        Pipe::Patterns => {
+            return Err(QueryError::Invalid("patterns must come right after the search and where pipes: it mines the matched records' messages".into()))
+        }
+    })
+}
+
+fn table_row(t: &Table, i: usize) -> TableRow<'_> {
+    TableRow { columns: &t.columns, values: &t.rows[i] }
+}
+
+fn compare_keys(keys: &[SortKey], a: &[Value], b: &[Value]) -> Ordering {
+    for (k, (x, y)) in keys.iter().zip(a.iter().zip(b)) {
+        let o = match (x.is_null(), y.is_null()) {
+            // Missing values go last in either direction.
+            (true, false) => Ordering::Greater,
+            (false, true) => Ordering::Less,
+            _ if k.descending => y.sort_cmp(x),
+            _ => x.sort_cmp(y),
+        };
+        if o != Ordering::Equal {
+            return o;
+        }
+    }
+    Ordering::Equal
+}
+
+/// Approximate memory accounting against the query's cap.
+#[derive(Debug, Clone, Copy)]
+struct Budget {
+    limit: usize,
+    used: usize,
+}
+
+impl Budget {
+    fn charge(&mut self, bytes: usize, what: &str) -> Result<(), QueryError> {
+        self.used += bytes;
+        if self.used > self.limit {
+            return Err(QueryError::TooLarge(format!(
+                "the query needs more than its memory cap of {} MiB for {what}; narrow the search or group by fewer values",
+                self.limit >> 20
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// `| sort`: keeps the first `n` rows by the keys, ties broken by arrival.
+struct SortSink<'a> {
+    keys: &'a [SortKey],
+    n: usize,
+    rows: Vec<(Vec<Value>, u64, Record)>,
+    seq: u64,
+}
+
+impl SortSink<'_> {
+    fn shrink(&mut self) {
+        let keys = self.keys;
+        self.rows.sort_by(|a, b| compare_keys(keys, &a.0, &b.0).then(a.1.cmp(&b.1)));
+        self.rows.truncate(self.n);
+    }
+
+    fn finish(mut self) -> Vec<Record> {
+        self.shrink();
+        self.rows.into_iter().map(|(_, _, r)| r).collect()
+    }
+}
+
+impl Sink for SortSink<'_> {
+    fn offer<R: RowView>(&mut self, row: &R, record: impl FnOnce() -> Record) -> Result<(), QueryError> {
+        if self.n == 0 {
+            return Ok(());
+        }
+        let fields = RecordFields(row);
+        let key: Vec<Value> = self.keys.iter().map(|k| fields.get(&k.field)).collect();
+        self.seq += 1;
+        self.rows.push((key, self.seq, record()));
+        if self.rows.len() >= 2 * self.n.max(512) {
+            self.shrink();
+        }
+        Ok(())
+    }
+}
+
+/// `| traces`: the newest `max` distinct trace ids among the matches.
+struct TraceSink {
+    max: usize,
+    newest: HashMap<String, i64>,
+}
+
+impl TraceSink {
+    fn floor_of(&self) -> Option<i64> {
+        (self.newest.len() >= self.max).then(|| self.newest.values().copied().min()).flatten()
+    }
+}
+
+impl Sink for TraceSink {
+    fn floor(&self) -> Option<i64> {
+        self.floor_of()
+    }
+
+    fn offer<R: RowView>(&mut self, row: &R, _record: impl FnOnce() -> Record) -> Result<(), QueryError> {
+        let id = row.trace_id();
+        if id.is_empty() || self.max == 0 {
+            return Ok(());
+        }
+        let t = row.time_ns();
+        if let Some(known) = self.newest.get_mut(id) {
+            *known = (*known).max(t);
+            return Ok(());
+        }
+        self.newest.insert(id.to_string(), t);
+        if self.newest.len() > self.max {
+            if let Some(oldest) = self.newest.iter().min_by_key(|(_, t)| **t).map(|(k, _)| k.clone()) {
+                self.newest.remove(&oldest);
+            }
+        }
+        Ok(())
+    }
+}
+
+const TRACE_COLUMNS: [&str; 12] =
+    ["trace_id", "time", "kind", "service", "level", "name", "duration_ms", "status", "span_id", "parent_span_id", "body", "host"];
+
+/// Every record and span of the traces found, grouped by trace (newest match first) and in time
+/// order within a trace.
+fn traces_table(snapshot: &Snapshot, sink: TraceSink, warnings: &mut Vec<String>) -> Table {
+    let mut order: Vec<(String, i64)> = sink.newest.into_iter().collect();
+    order.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let wanted: HashSet<&str> = order.iter().map(|(id, _)| id.as_str()).collect();
+    let (spans, records) = crate::fetch_traces(snapshot, &wanted, i64::MIN, i64::MAX, warnings);
+    let mut by_trace: HashMap<&str, Vec<(i64, u8, Vec<Value>)>> = HashMap::new();
+    for s in &spans {
+        by_trace.entry(s.trace_id.as_str()).or_default().push((s.start_ns, 0, span_row(s)));
+    }
+    for r in &records {
+        by_trace.entry(r.trace_id.as_str()).or_default().push((r.time_ns, 1, record_row(r)));
+    }
+    let mut rows = Vec::new();
+    for (id, _) in &order {
+        if let Some(mut items) = by_trace.remove(id.as_str()) {
+            items.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+            rows.extend(items.into_iter().map(|(_, _, r)| r));
+        }
+    }
+    Table { columns: TRACE_COLUMNS.map(String::from).to_vec(), rows }
+}
+
+fn text_or_null(s: &str) -> Value {
+    if s.is_empty() {
+        Value::Null
+    } else {
+        Value::Str(s.to_string())
+    }
+}
+
+fn span_row(s: &Span) -> Vec<Value> {
+    vec![
+        Value::Str(s.trace_id.clone()),
+        Value::Time(s.start_ns),
+        Value::Str("span".into()),
+        Value::Str(s.service.clone()),
+        Value::Null,
+        Value::Str(s.name.clone()),
+        Value::Float(s.duration_ns as f64 / 1e6),
+        Value::Str(s.status_code.as_str().to_string()),
+        text_or_null(&s.span_id),
+        text_or_null(&s.parent_span_id),
+        text_or_null(&s.status_message),
+        text_or_null(&s.host),
+    ]
+}
+
+fn record_row(r: &Record) -> Vec<Value> {
+    vec![
+        Value::Str(r.trace_id.clone()),
+        Value::Time(r.time_ns),
+        Value::Str("log".into()),
+        Value::Str(r.service.clone()),
+        Value::Str(r.level.as_str().to_string()),
+        Value::Null,
+        Value::Null,
+        Value::Null,
+        text_or_null(&r.span_id),
+        Value::Null,
+        Value::Str(r.body.clone()),
+        text_or_null(&r.host),
+    ]
+}
+
+/// Aggregation state of one aggregate in one group.
+enum AggState {
+    Count(u64),
+    Sum { sum: f64, n: u64 },
+    Min(Option<Value>),
+    Max(Option<Value>),
+    /// Exact quantiles: every value is kept (and charged against the memory cap).
+    Values(Vec<f64>),
+    Uniq(HashSet<Key>),
+}
+
+impl AggState {
+    fn new(func: &AggFunc) -> AggState {
+        match func {
+            AggFunc::Count | AggFunc::CountIf(_) | AggFunc::Rate => AggState::Count(0),
+            AggFunc::Sum(_) | AggFunc::Avg(_) => AggState::Sum { sum: 0.0, n: 0 },
+            AggFunc::Min(_) => AggState::Min(None),
+            AggFunc::Max(_) => AggState::Max(None),
+            AggFunc::Quantile(..) => AggState::Values(Vec::new()),
+            AggFunc::Uniq(_) => AggState::Uniq(HashSet::new()),
+        }
+    }
+}
+
+/// `| stats`: groups and their aggregate states.
+struct Stats<'a> {
+    aggregates: &'a [Aggregate],
+    by: &'a [GroupKey],
+    groups: HashMap<Vec<Key>, Vec<AggState>>,
+    /// The range, for `rate()` without a time bin; clipped to the data seen.
+    start: i64,
+    end: i64,
+    seen_min: i64,
+    seen_max: i64,
+    budget: Budget,
+}
+
+impl<'a> Stats<'a> {
+    fn new(aggregates: &'a [Aggregate], by: &'a [GroupKey], start: i64, end: i64, budget: Budget) -> Stats<'a> {
+        Stats { aggregates, by, groups: HashMap::new(), start, end, seen_min: i64::MAX, seen_max: i64::MIN, budget }
+    }
+
+    fn add(&mut self, row: &dyn Fields, time_ns: i64) -> Result<(), QueryError> {
+        self.seen_min = self.seen_min.min(time_ns);
+        self.seen_max = self.seen_max.max(time_ns);
+        let key: Vec<Key> = self
+            .by
+            .iter()
+            .map(|k| match k {
+                GroupKey::Field { field, .. } => row.get(field).key(),
+                GroupKey::TimeBin { width_ns, .. } => Key::Time(time_ns.div_euclid(*width_ns) * width_ns),
+            })
+            .collect();
+        let aggregates = self.aggregates;
+        let states = match self.groups.get_mut(&key) {
+            Some(s) => s,
+            None => {
+                let bytes = key.iter().map(Key::size).sum::<usize>() + 64 * aggregates.len() + 64;
+                self.budget.charge(bytes, "its groups")?;
+                self.groups.entry(key).or_insert_with(|| aggregates.iter().map(|a| AggState::new(&a.func)).collect())
+            }
+        };
+        for (agg, state) in aggregates.iter().zip(states.iter_mut()) {
+            match (&agg.func, state) {
+                (AggFunc::Count | AggFunc::Rate, AggState::Count(n)) => *n += 1,
+                (AggFunc::CountIf(e), AggState::Count(n)) => *n += u64::from(eval(e, row).truthy()),
+                (AggFunc::Sum(e) | AggFunc::Avg(e), AggState::Sum { sum, n }) => {
+                    if let Some(x) = eval(e, row).as_f64() {
+                        *sum += x;
+                        *n += 1;
+                    }
+                }
+                (AggFunc::Min(e), AggState::Min(m)) => {
+                    let v = eval(e, row);
+                    if !v.is_null() && m.as_ref().is_none_or(|cur| v.sort_cmp(cur) == Ordering::Less) {
+                        *m = Some(v);
+                    }
+                }
+                (AggFunc::Max(e), AggState::Max(m)) => {
+                    let v = eval(e, row);
+                    if !v.is_null() && m.as_ref().is_none_or(|cur| v.sort_cmp(cur) == Ordering::Greater) {
+                        *m = Some(v);
+                    }
+                }
+                (AggFunc::Quantile(_, e), AggState::Values(values)) => {
+                    if let Some(x) = eval(e, row).as_f64() {
+                        self.budget.charge(8, "exact percentiles")?;
+                        values.push(x);
+                    }
+                }
+                (AggFunc::Uniq(e), AggState::Uniq(set)) => {
+                    let v = eval(e, row);
+                    if !v.is_null() {
+                        let k = v.key();
+                        if !set.contains(&k) {
+                            self.budget.charge(k.size() + 16, "distinct values")?;
+                            set.insert(k);
+                        }
+                    }
+                }
+                _ => unreachable!("states are made from their aggregates"),
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Table {
+        let mut columns: Vec<String> = self.by.iter().map(|k| k.name().to_string()).collect();
+        columns.extend(self.aggregates.iter().map(|a| a.name.clone()));
+        let mut groups: Vec<(Vec<Key>, Vec<AggState>)> = self.groups.into_iter().collect();
+        // A global `stats` over nothing still answers one row (count 0).
+        if groups.is_empty() && self.by.is_empty() {
+            groups.push((Vec::new(), self.aggregates.iter().map(|a| AggState::new(&a.func)).collect()));
+        }
+        let whole_seconds = {
+            let lo = if self.start == i64::MIN { self.seen_min } else { self.start.max(self.seen_min.min(self.start.max(0))) };
+            let hi = if self.end == i64::MAX { self.seen_max } else { self.end.min(trawl_model::now_ns()) };
+            ((hi.saturating_sub(lo)) as f64 / 1e9).max(1.0)
+        };
+        let bin_seconds = self.by.iter().find_map(|k| match k {
+            GroupKey::TimeBin { width_ns, .. } => Some(*width_ns as f64 / 1e9),
+            _ => None,
+        });
+        let aggregates = self.aggregates;
+        let mut rows: Vec<Vec<Value>> = groups
+            .into_iter()
+            .map(|(key, states)| {
+                let mut row: Vec<Value> = key.iter().map(Key::to_value).collect();
+                for (agg, state) in aggregates.iter().zip(states) {
+                    row.push(match (&agg.func, state) {
+                        (AggFunc::Rate, AggState::Count(n)) => Value::Float(n as f64 / bin_seconds.unwrap_or(whole_seconds)),
+                        (_, AggState::Count(n)) => Value::Int(n as i64),
+                        (AggFunc::Avg(_), AggState::Sum { sum, n }) => {
+                            if n == 0 { Value::Null } else { Value::Float(sum / n as f64) }
+                        }
+                        (_, AggState::Sum { sum, n }) => if n == 0 { Value::Null } else { Value::Float(sum) },
+                        (_, AggState::Min(v) | AggState::Max(v)) => v.unwrap_or(Value::Null),
+                        (AggFunc::Quantile(q, _), AggState::Values(values)) => exact_quantile(values, *q),
+                        (_, AggState::Values(_)) => Value::Null,
+                        (_, AggState::Uniq(set)) => Value::Int(set.len() as i64),
+                    });
+                }
+                row
+            })
+            .collect();
+        // Time bins ascending, then the first aggregate descending: the biggest groups first.
+        let n_keys = self.by.len();
+        let time_key = self.by.iter().position(|k| matches!(k, GroupKey::TimeBin { .. }));
+        rows.sort_by(|a, b| {
+            let by_time = time_key.map_or(Ordering::Equal, |i| a[i].sort_cmp(&b[i]));
+            by_time
+                .then_with(|| match (a.get(n_keys), b.get(n_keys)) {
+                    (Some(x), Some(y)) => y.sort_cmp(x),
+                    _ => Ordering::Equal,
+                })
+                .then_with(|| a[..n_keys].iter().zip(&b[..n_keys]).map(|(x, y)| x.sort_cmp(y)).find(|o| *o != Ordering::Equal).unwrap_or(Ordering::Equal))
+        });
+        Table { columns, rows }
+    }
+}
+
+/// The nearest-rank-interpolated quantile of `values` (exact).
+fn exact_quantile(mut values: Vec<f64>, q: f64) -> Value {
+    values.retain(|v| !v.is_nan());
+    if values.is_empty() {
+        return Value::Null;
+    }
+    values.sort_by(|a, b| a.total_cmp(b));
+    let rank = q.clamp(0.0, 1.0) * (values.len() - 1) as f64;
+    let (lo, hi) = (rank.floor() as usize, rank.ceil() as usize);
+    let frac = rank - lo as f64;
+    Value::Float(values[lo] + (values[hi] - values[lo]) * frac)
+}
+
+struct StatsSink<'a> {
+    stats: Stats<'a>,
+}
+
+impl Sink for StatsSink<'_> {
+    fn offer<R: RowView>(&mut self, row: &R, _record: impl FnOnce() -> Record) -> Result<(), QueryError> {
+        self.stats.add(&RecordFields(row), row.time_ns())
+    }
+}
+
+/// `| top N field [by g]`: the N most frequent values of `field` (in each `g`).
+struct TopCounter<'a> {
+    n: usize,
+    field: &'a str,
+    by: Option<&'a str>,
+    counts: HashMap<(Key, Key), u64>,
+    budget: Budget,
+}
+
+impl<'a> TopCounter<'a> {
+    fn new(n: usize, field: &'a str, by: Option<&'a str>, budget: Budget) -> TopCounter<'a> {
+        TopCounter { n, field, by, counts: HashMap::new(), budget }
+    }
+
+    fn add(&mut self, row: &dyn Fields) -> Result<(), QueryError> {
+        let group = self.by.map_or(Key::Null, |g| row.get(g).key());
+        let key = (group, row.get(self.field).key());
+        match self.counts.get_mut(&key) {
+            Some(c) => *c += 1,
+            None => {
+                self.budget.charge(key.0.size() + key.1.size() + 32, "the values of top")?;
+                self.counts.insert(key, 1);
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Table {
+        let mut totals: HashMap<Key, u64> = HashMap::new();
+        for ((g, _), c) in &self.counts {
+            *totals.entry(g.clone()).or_default() += c;
+        }
+        let mut items: Vec<((Key, Key), u64)> = self.counts.into_iter().collect();
+        items.sort_by(|a, b| a.0 .0.cmp(&b.0 .0).then(b.1.cmp(&a.1)).then(a.0 .1.cmp(&b.0 .1)));
+        let mut columns = Vec::new();
+        if let Some(g) = self.by {
+            columns.push(g.to_string());
+        }
+        columns.extend([self.field.to_string(), "count".to_string(), "percent".to_string()]);
+        let mut rows = Vec::new();
+        let mut current: Option<Key> = None;
+        let mut taken = 0;
+        for ((g, v), c) in items {
+            if current.as_ref() != Some(&g) {
+                current = Some(g.clone());
+                taken = 0;
+            }
+            if taken >= self.n {
+                continue;
+            }
+            taken += 1;
+            let total = totals.get(&g).copied().unwrap_or(1).max(1);
+            let mut row = Vec::new();
+            if self.by.is_some() {
+                row.push(g.to_value());
+            }
+            row.extend([v.to_value(), Value::Int(c as i64), Value::Float((c as f64 * 10_000.0 / total as f64).round() / 100.0)]);
+            rows.push(row);
+        }
+        if self.by.is_some() {
+            // Groups with the most rows first.
+            rows.sort_by(|a, b| {
+                let ta = totals.get(&a[0].key()).copied().unwrap_or(0);
+                let tb = totals.get(&b[0].key()).copied().unwrap_or(0);
+                tb.cmp(&ta).then(a[0].sort_cmp(&b[0])).then(b[2].sort_cmp(&a[2]))
+            });
+        }
+        Table { columns, rows }
+    }
+}
+
+struct TopSink<'a> {
+    top: TopCounter<'a>,
+}
+
+impl Sink for TopSink<'_> {
+    fn offer<R: RowView>(&mut self, row: &R, _record: impl FnOnce() -> Record) -> Result<(), QueryError> {
+        self.top.add(&RecordFields(row))
+    }
+}
+
+/// `| patterns`: the message templates of the matches, most frequent first.
+struct PatternSink {
+    miner: trawl_patterns::Miner,
+    /// Per live pattern id: services seen, an example, first and last time.
+    info: HashMap<u64, PatternInfo>,
+    limit: usize,
+    budget: Budget,
+}
+
+struct PatternInfo {
+    example: String,
+    services: Vec<String>,
+    first_ns: i64,
+    last_ns: i64,
+}
+
+impl PatternSink {
+    fn new(limit: usize, budget: Budget) -> Result<PatternSink, QueryError> {
+        let miner = trawl_patterns::Miner::new(trawl_patterns::Config::default())
+            .map_err(|e| QueryError::Invalid(format!("pattern miner: {e}")))?;
+        Ok(PatternSink { miner, info: HashMap::new(), limit, budget })
+    }
+
+    fn finish(mut self) -> Table {
+        // Merged patterns hand their details to the survivor.
+        let mut merged: HashMap<u64, PatternInfo> = HashMap::new();
+        for (id, info) in self.info.drain() {
+            let live = self.miner.resolve(trawl_patterns::PatternId::new(id)).map_or(id, |p| p.get());
+            match merged.get_mut(&live) {
+                None => {
+                    merged.insert(live, info);
+                }
+                Some(m) => {
+                    m.first_ns = m.first_ns.min(info.first_ns);
+                    m.last_ns = m.last_ns.max(info.last_ns);
+                    for s in info.services {
+                        if m.services.len() < 8 && !m.services.contains(&s) {
+                            m.services.push(s);
+                        }
+                    }
+                }
+            }
+        }
+        let total = self.miner.n_messages().max(1);
+        let mut patterns = self.miner.patterns();
+        patterns.sort_by(|a, b| b.count.cmp(&a.count).then(a.first_seen.cmp(&b.first_seen)));
+        let rows = patterns
+            .iter()
+            .take(self.limit)
+            .map(|p| {
+                let info = merged.get(&p.id.get());
+                vec![
+                    Value::Str(p.template.to_string()),
+                    Value::Int(p.count as i64),
+                    Value::Float((p.count as f64 * 10_000.0 / total as f64).round() / 100.0),
+                    info.map_or(Value::Null, |i| Value::Str(i.services.join(", "))),
+                    info.map_or(Value::Null, |i| Value::Time(i.first_ns)),
+                    info.map_or(Value::Null, |i| Value::Time(i.last_ns)),
+                    info.map_or(Value::Null, |i| Value::Str(i.example.clone())),
+                ]
+            })
+            .collect();
+        let columns = ["pattern", "count", "percent", "services", "first_seen", "last_seen", "example"].map(String::from).to_vec();
+        Table { columns, rows }
+    }
+}
+
+impl Sink for PatternSink {
+    fn offer<R: RowView>(&mut self, row: &R, _record: impl FnOnce() -> Record) -> Result<(), QueryError> {
+        let before = self.miner.len();
+        let (id, _) = self.miner.add(row.body());
+        if self.miner.len() > before {
+            self.budget.charge(256 + row.body().len().min(512), "its patterns")?;
+        }
+        let t = row.time_ns();
+        let info = self.info.entry(id.get()).or_insert_with(|| PatternInfo {
+            example: row.body().chars().take(512).collect(),
+            services: Vec::new(),
+            first_ns: t,
+            last_ns: t,
+        });
+        info.first_ns = info.first_ns.min(t);
+        info.last_ns = info.last_ns.max(t);
+        if info.services.len() < 8 && !info.services.iter().any(|s| s == row.service()) {
+            info.services.push(row.service().to_string());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use trawl_model::{AttrValue, Level, SpanKind, StatusCode};
+    use trawl_storage::{Store, StoreConfig};
+
+    const T0: i64 = 1_700_000_000_000_000_000;
+    const SEC: i64 = 1_000_000_000;
+
+    /// 600 records over 10 minutes: three services, every 10th an error with a status, half of
+    /// them flushed to segments and half still in the buffer.
+    fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(StoreConfig::new(dir.path())).unwrap();
+        let services = ["checkout", "payment", "web"];
+        let mut batches = vec![Vec::new(), Vec::new()];
+        for i in 0..600i64 {
+            let mut r = Record::new(T0 + i * SEC);
+            r.service = services[(i % 3) as usize].to_string();
+            r.trace_id = format!("{:032x}", i / 6);
+            if i % 10 == 0 {
+                r.level = Level::Error;
+                r.body = format!("결제가 실패했습니다 order={i} after {}ms", 100 + i);
+                r.attributes.push(("status".into(), AttrValue::Int(500 + (i % 4))));
+            } else {
+                r.body = format!("request {i} done");
+            }
+            r.attributes.push(("duration_ms".into(), AttrValue::Int(i)));
+            batches[(i >= 300) as usize].push(r);
+        }
+        let mut span = Span {
+            trace_id: format!("{:032x}", 0),
+            span_id: "00000000000000aa".into(),
+            parent_span_id: String::new(),
+            service: "web".into(),
+            environment: String::new(),
+            host: String::new(),
+            name: "GET /pay".into(),
+            kind: SpanKind::Server,
+            start_ns: T0,
+            duration_ns: 5 * SEC,
+            status_code: StatusCode::Error,
+            status_message: String::new(),
+            attributes: Vec::new(),
+            resource: Vec::new(),
+            events: Vec::new(),
+            links: Vec::new(),
+        };
+        let second = Span { span_id: "00000000000000bb".into(), parent_span_id: "00000000000000aa".into(), service: "payment".into(), ..span.clone() };
+        span.name = "GET /pay".into();
+        store.write_blocking(std::mem::take(&mut batches[0]), vec![span, second]).unwrap();
+        assert!(store.flush(Duration::from_secs(10)));
+        store.write_blocking(std::mem::take(&mut batches[1]), Vec::new()).unwrap();
+        (dir, store)
+    }
+
+    fn run(store: &Store, q: &str) -> Result<QueryResult, QueryError> {
+        let query = crate::parse(q).unwrap_or_else(|e| panic!("{q}: {e}"));
+        let request = QueryRequest { query: &query, start_ns: 0, end_ns: i64::MAX, limit: 1000, limits: QueryLimits::default(), cancel: None };
+        run_query(&store.snapshot(), &request)
+    }
+
+    fn table(store: &Store, q: &str) -> Table {
+        match run(store, q).unwrap().output {
+            QueryOutput::Table(t) => t,
+            QueryOutput::Records(r) => panic!("{q}: records {}", r.len()),
+        }
+    }
+
+    fn text(t: &Table) -> Vec<String> {
+        t.rows.iter().map(|r| r.iter().map(Value::to_text).collect::<Vec<_>>().join(" ")).collect()
+    }
+
+    #[test]
+    fn stats_count_and_group_over_buffer_and_segments() {
+        let (_d, s) = store();
+        let t = table(&s, "| stats count() as n, count_if(level = \"error\") as errors by service");
+        assert_eq!(t.columns, ["service", "n", "errors"]);
+        assert_eq!(text(&t), ["checkout 200 20", "payment 200 20", "web 200 20"]);
+        let t = table(&s, "level:error | stats count(), min(status), max(status), avg(duration_ms), sum(duration_ms), uniq(status)");
+        assert_eq!(text(&t), ["60 500 502 295 17700 2"]);
+        let t = table(&s, "| stats p50(duration_ms), p99(duration_ms), median(duration_ms)");
+        assert_eq!(text(&t), ["299.5 593.01 299.5"]);
+        let t = table(&s, "nothing-matches-this | stats count()");
+        assert_eq!(text(&t), ["0"]);
+    }
+
+    #[test]
+    fn time_bins_and_rate() {
+        let (_d, s) = store();
+        let t = table(&s, "| stats count() as n, rate() by bin(time, 5m)");
+        assert_eq!(t.columns, ["bin(time, 5m)", "n", "rate()"]);
+        assert_eq!(t.rows.len(), 3, "{:?}", text(&t));
+        let total: i64 = t.rows.iter().map(|r| if let Value::Int(n) = r[1] { n } else { 0 }).sum();
+        assert_eq!(total, 600);
+        assert!(t.rows.windows(2).all(|w| w[0][0].sort_cmp(&w[1][0]).is_lt()), "bins ascending");
+        let Value::Float(rate) = t.rows[1][2] else { panic!() };
+        assert!((rate - 1.0).abs() < 1e-9, "a full 5-minute bin holds 300 records: {rate}");
+    }
+
+    #[test]
+    fn where_sort_limit_fields_and_top() {
+        let (_d, s) = store();
+        let services = ["checkout", "payment", "web"];
+        let expected: Vec<String> = (0..600i64)
+            .rev()
+            .filter(|i| i % 10 == 0 && 500 + i % 4 >= 502 && services[(i % 3) as usize] != "web")
+            .map(|i| i.to_string())
+            .take(3)
+            .collect();
+        let r = run(&s, "level:error | where status >= 502 and service != \"web\" | sort by duration_ms desc | limit 3").unwrap();
+        let QueryOutput::Records(records) = r.output else { panic!("sort then limit keeps records") };
+        let durations: Vec<String> = records.iter().map(|r| r.attribute("duration_ms").unwrap().to_text().into_owned()).collect();
+        assert_eq!(durations, expected);
+
+        let t = table(&s, "결제 | where duration_ms < 100 | fields service, status, duration_ms");
+        assert_eq!(t.columns, ["service", "status", "duration_ms"]);
+        // Newest first without a sort.
+        assert_eq!(text(&t), ["checkout 502 90", "web 500 80", "payment 502 70", "checkout 500 60", "web 502 50", "payment 500 40", "checkout 502 30", "web 500 20", "payment 502 10", "checkout 500 0"]);
+
+        let t = table(&s, "level:error | top 2 status by service");
+        assert_eq!(t.columns, ["service", "status", "count", "percent"]);
+        assert_eq!(t.rows.len(), 6);
+        let t = table(&s, "| top service");
+        assert_eq!(text(&t), ["checkout 200 33.33", "payment 200 33.33", "web 200 33.33"]);
+
+        let t = table(&s, "| stats count() as n by service | where n > 100 | sort by service desc | limit 2");
+        assert_eq!(text(&t), ["web 200", "payment 200"]);
+    }
+
+    #[test]
+    fn traces_pipe_gathers_records_and_spans_of_the_matched_traces() {
+        let (_d, s) = store();
+        let t = table(&s, "order=0 | traces");
+        assert_eq!(t.columns[0], "trace_id");
+        // Trace 0 has six records (i = 0..6) and two spans.
+        assert_eq!(t.rows.len(), 8, "{:#?}", text(&t));
+        let kinds: Vec<String> = t.rows.iter().map(|r| r[2].to_text()).collect();
+        assert_eq!(kinds.iter().filter(|k| *k == "span").count(), 2);
+        let t = table(&s, "level:error | traces 3");
+        let ids: HashSet<String> = t.rows.iter().map(|r| r[0].to_text()).collect();
+        assert_eq!(ids.len(), 3);
+        // The newest three error traces: errors at i = 590, 580, 570 → traces 98, 96, 95.
+        assert!(ids.contains(&format!("{:032x}", 98)) && ids.contains(&format!("{:032x}", 95)), "{ids:?}");
+    }
+
+    #[test]
+    fn patterns_pipe_mines_the_matches() {
+        let (_d, s) = store();
+        let t = table(&s, "| patterns");
+        assert_eq!(t.columns[..3], ["pattern", "count", "percent"]);
+        let counts: Vec<i64> = t.rows.iter().map(|r| if let Value::Int(n) = r[1] { n } else { 0 }).collect();
+        assert_eq!(counts.iter().sum::<i64>(), 600);
+        assert_eq!(counts[0], 540, "{:?}", text(&t));
+    }
+
+    #[test]
+    fn limits_refuse_instead_of_exhausting() {
+        let (_d, s) = store();
+        let query = crate::parse("| stats count() by body").unwrap();
+        let limits = QueryLimits { timeout: Duration::from_secs(30), memory_bytes: 4096 };
+        let request = QueryRequest { query: &query, start_ns: 0, end_ns: i64::MAX, limit: 10, limits, cancel: None };
+        let e = run_query(&s.snapshot(), &request).unwrap_err();
+        assert!(matches!(e, QueryError::TooLarge(_)), "{e}");
+        assert!(e.to_string().contains("memory cap"), "{e}");
+
+        let cancel = AtomicBool::new(true);
+        let request = QueryRequest { query: &query, start_ns: 0, end_ns: i64::MAX, limit: 10, limits: QueryLimits::default(), cancel: Some(&cancel) };
+        assert!(matches!(run_query(&s.snapshot(), &request), Err(QueryError::Cancelled)));
+
+        let limits = QueryLimits { timeout: Duration::ZERO, memory_bytes: 1 << 30 };
+        let request = QueryRequest { query: &query, start_ns: 0, end_ns: i64::MAX, limit: 10, limits, cancel: None };
+        assert!(matches!(run_query(&s.snapshot(), &request), Err(QueryError::Timeout)));
+
+        let r = run(&s, "| limit 5000").unwrap();
+        assert!(!r.truncated);
+        let query = crate::parse("").unwrap();
+        let request = QueryRequest { query: &query, start_ns: 0, end_ns: i64::MAX, limit: 7, limits: QueryLimits::default(), cancel: None };
+        let QueryOutput::Records(r) = run_query(&s.snapshot(), &request).unwrap().output else { panic!() };
+        assert_eq!(r.len(), 7);
+    }
+
+    #[test]
+    fn pipes_in_the_wrong_place_are_explained() {
+        let (_d, s) = store();
+        let e = run(&s, "| stats count() by service | traces").unwrap_err().to_string();
+        assert!(e.contains("traces must come before"), "{e}");
+        let e = run(&s, "| limit 3 | patterns").unwrap_err().to_string();
+        assert!(e.contains("patterns must come right after"), "{e}");
+    }
+}

@@ -1,0 +1,411 @@
+// Browser tests of trawl's web UI: Debian's Chromium (headless) driven by playwright-core
+// against a running server that the fleet simulator fills (see tests/e2e/test_ui.py).
+//
+//   node tests/ui/ui_test.mjs http://127.0.0.1:PORT [--artifacts DIR] [--fault-service NAME] [--fault-operation TEXT]
+//
+// Prints one line per check (`ok - …` / `not ok - …`), writes screenshots of every page (dark,
+// light, phone) to the artifacts directory, and exits with 1 when a check failed.
+
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const args = process.argv.slice(2);
+const base = (args.find((a) => !a.startsWith('--')) || '').replace(/\/$/, '');
+const option = (name, fallback) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 && args[i + 1] ? args[i + 1] : fallback;
+};
+if (!base) {
+  console.error('usage: node ui_test.mjs <server url> [--artifacts DIR]');
+  process.exit(2);
+}
+const artifacts = option('artifacts', 'tests/artifacts/ui');
+const faultService = option('fault-service', 'payment-service');
+const faultOperation = option('fault-operation', 'third-party-payment-api');
+mkdirSync(artifacts, { recursive: true });
+
+const TIMEOUT = 20_000;
+const results = [];
+const run = Date.now().toString(36);
+const MARKER = `uimarker${run}`;
+const TAIL_MARKER = `tailmarker${run}`;
+
+// ----- data --------------------------------------------------------------------------------
+
+const hex = (n) => Array.from({ length: n }, () => Math.floor(Math.random() * 16).toString(16)).join('');
+
+async function post(path, body, contentType) {
+  const response = await fetch(base + path, { method: 'POST', headers: { 'content-type': contentType }, body });
+  const text = await response.text();
+  if (!response.ok) throw new Error(`POST ${path}: ${response.status} ${text}`);
+  return text;
+}
+
+const ndjson = (records) => post('/api/v1/ingest', records.map((r) => JSON.stringify(r)).join('\n') + '\n', 'application/x-ndjson');
+
+// Script payloads: each one sets window.__xss if it ever runs.
+const PAYLOADS = [
+  '<img src=x onerror="window.__xss=1">',
+  '<script>window.__xss=2</script>',
+  'javascript:window.__xss=3',
+  '<svg onload="window.__xss=4"><script>window.__xss=5</script></svg>',
+  '<a href="javascript:window.__xss=6">click me</a>',
+  '"><iframe srcdoc="<script>parent.__xss=7</script>"></iframe>',
+  '<style>@import "/xss.css";</style><b style="color:red">styled</b>',
+];
+const XSS_SERVICE = '<img src=x onerror="window.__xss=11">svc';
+const XSS_TRACE = hex(32);
+
+async function ingestPayloads() {
+  const now = Date.now();
+  const records = PAYLOADS.map((p, i) => ({
+    time: new Date(now - 1000 + i).toISOString(),
+    service: 'xss-service',
+    host: 'xss-host',
+    level: 'error',
+    message: `xssmarker ${p}`,
+    trace_id: XSS_TRACE,
+    [`field${i}${p}`]: p,
+    link: p,
+  }));
+  records.push({ time: new Date(now).toISOString(), service: XSS_SERVICE, level: 'error', message: `xssmarker service ${PAYLOADS[0]}`, trace_id: XSS_TRACE });
+  await ndjson(records);
+  const ns = (ms) => String(BigInt(Math.round(ms)) * 1000000n);
+  const attrs = (o) => Object.entries(o).map(([key, v]) => ({ key, value: { stringValue: v } }));
+  const root = hex(16);
+  const span = (service, spanId, parent, name, startMs, durMs, error) => ({
+    resource: { attributes: attrs({ 'service.name': service, 'service.version': PAYLOADS[1] }) },
+    scopeSpans: [
+      {
+        spans: [
+          {
+            traceId: XSS_TRACE,
+            spanId,
+            parentSpanId: parent,
+            name,
+            kind: parent ? 3 : 2,
+            startTimeUnixNano: ns(startMs),
+            endTimeUnixNano: ns(startMs + durMs),
+            attributes: attrs({ payload: PAYLOADS[0], [PAYLOADS[3]]: PAYLOADS[4], 'peer.service': XSS_SERVICE }),
+            status: error ? { code: 2, message: `failed ${PAYLOADS[5]}` } : { code: 1 },
+            events: error
+              ? [{ timeUnixNano: ns(startMs + durMs - 1), name: 'exception', attributes: attrs({ 'exception.type': PAYLOADS[1], 'exception.message': PAYLOADS[0], 'exception.stacktrace': `${PAYLOADS[3]}\n  at x (${PAYLOADS[2]})` }) }]
+              : [],
+          },
+        ],
+      },
+    ],
+  });
+  const child = hex(16);
+  const body = { resourceSpans: [span('xss-service', root, '', `GET /xss ${PAYLOADS[0]}`, now - 50, 40, true), span(XSS_SERVICE, child, root, PAYLOADS[3], now - 45, 30, true)] };
+  await post('/v1/traces', JSON.stringify(body), 'application/json');
+}
+
+// ----- harness -----------------------------------------------------------------------------
+
+function check(name, ok, detail = '') {
+  results.push({ name, ok });
+  console.log(`${ok ? 'ok' : 'not ok'} - ${name}${detail ? `: ${detail}` : ''}`);
+}
+
+async function attempt(name, fn) {
+  try {
+    const detail = await fn();
+    check(name, true, typeof detail === 'string' ? detail : '');
+  } catch (e) {
+    check(name, false, String((e && e.message) || e).split('\n').slice(0, 6).join(' | '));
+  }
+}
+
+/** Console errors, uncaught exceptions and CSP violations of a page, and requests a payload would make. */
+function watch(page) {
+  const w = { errors: [], strayRequests: [], allowed: [] };
+  page.on('console', (m) => {
+    if (m.type() !== 'error') return;
+    const where = (m.location() && m.location().url) || '';
+    if (w.allowed.some((a) => where.includes(a) || m.text().includes(a))) return;
+    w.errors.push(`${m.text()} ${where}`.trim());
+  });
+  page.on('pageerror', (e) => w.errors.push(`uncaught: ${e.message}`));
+  page.on('request', (r) => {
+    const u = new URL(r.url());
+    if (/^\/(x|xss\.css)$/.test(u.pathname) || u.protocol === 'javascript:') w.strayRequests.push(r.url());
+  });
+  return w;
+}
+
+async function newPage(context) {
+  const page = await context.newPage();
+  page.setDefaultTimeout(TIMEOUT);
+  page.watch = watch(page);
+  return page;
+}
+
+async function security(page) {
+  return page.evaluate(() => ({ xss: window.__xss, csp: window.__csp || [] }));
+}
+
+async function assertClean(page, what) {
+  const s = await security(page);
+  const problems = [];
+  if (s.xss) problems.push(`payload ran (window.__xss=${s.xss})`);
+  if (s.csp.length) problems.push(`CSP violations: ${s.csp.join('; ')}`);
+  if (page.watch.errors.length) problems.push(`console errors: ${page.watch.errors.join('; ')}`);
+  if (page.watch.strayRequests.length) problems.push(`payload requests: ${page.watch.strayRequests.join(', ')}`);
+  page.watch.errors.length = 0;
+  if (problems.length) throw new Error(`${what}: ${problems.join(' / ')}`);
+}
+
+async function shot(page, name) {
+  await page.waitForTimeout(300);
+  await page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: false });
+}
+
+async function open(page, path, ready) {
+  await page.goto(base + path, { waitUntil: 'domcontentloaded' });
+  if (ready) await page.locator(ready).first().waitFor({ state: 'visible' });
+}
+
+const instrument = () => {
+  window.__xss = 0;
+  window.__csp = [];
+  document.addEventListener('securitypolicyviolation', (e) => window.__csp.push(`${e.violatedDirective} ${e.blockedURI} ${e.sample || ''}`.trim()));
+};
+
+async function context(browser, options) {
+  const ctx = await browser.newContext({ locale: 'ko-KR', ...options });
+  await ctx.addInitScript(instrument);
+  return ctx;
+}
+
+// ----- the checks --------------------------------------------------------------------------
+
+async function main() {
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+  try {
+    await ndjson([
+      { service: 'ui-test', host: 'ui-host', level: 'warn', message: `${MARKER} 결제가 실패했습니다 (payment failed) order_id=42`, 'ui.field': 'ui-value' },
+    ]);
+    await ingestPayloads();
+
+    // The failing trace named by the server itself, to open its page directly.
+    const why = await (await fetch(`${base}/api/v1/rootcause?start=15m`)).json();
+    const exampleTrace = why.causes && why.causes[0] ? why.causes[0].example_trace_id : XSS_TRACE;
+
+    const dark = await context(browser, { viewport: { width: 1440, height: 900 }, colorScheme: 'dark' });
+    const page = await newPage(dark);
+
+    const PAGES = [
+      ['search', '/', '[data-testid=result-row]'],
+      ['search-query', `/search?q=${encodeURIComponent(MARKER)}`, '[data-testid=result-row]'],
+      ['services', '/services', '[data-testid=service-row]'],
+      ['service', `/services/${encodeURIComponent(faultService)}`, '.stat-cards'],
+      ['why', '/why', '[data-testid=why-summary]'],
+      ['map', '/map', '[data-testid=map-node]'],
+      ['tail', '/tail', '[data-testid=tail-status]'],
+      ['trace', `/trace/${exampleTrace}`, '[data-testid=span-row]'],
+    ];
+    for (const [name, path, ready] of PAGES) {
+      await attempt(`page ${name} loads without console errors (${path})`, async () => {
+        await open(page, path, ready);
+        await page.waitForTimeout(name === 'services' ? 1500 : 500);
+        await shot(page, `${name}-dark`);
+        await assertClean(page, path);
+      });
+    }
+
+    await attempt('a search returns the expected rows', async () => {
+      await open(page, `/search?q=${encodeURIComponent(MARKER)}&from=1h`, '[data-testid=result-row]');
+      const rows = await page.locator('[data-testid=result-row]').allInnerTexts();
+      if (rows.length !== 1) throw new Error(`expected 1 row, got ${rows.length}`);
+      if (!rows[0].includes(MARKER) || !rows[0].includes('결제가 실패했습니다') || !rows[0].includes('ui-test')) throw new Error(`row text: ${rows[0]}`);
+      await page.locator('[data-testid=result-row]').first().click();
+      await page.locator('[data-testid=record-detail]').waitFor();
+      const detail = await page.locator('[data-testid=record-detail]').innerText();
+      if (!detail.includes('ui.field') || !detail.includes('ui-value')) throw new Error('the record panel lacks the field ui.field');
+      await shot(page, 'search-record-dark');
+      // Clicking a value's + adds field:value to the query.
+      await page.locator('tr', { hasText: 'ui.field' }).locator('[data-testid=filter-for]').click();
+      await page.waitForURL(/ui\.field/);
+      const q = new URL(page.url()).searchParams.get('q');
+      if (!q.includes('ui.field:ui-value')) throw new Error(`query after filter: ${q}`);
+      await page.locator('[data-testid=result-row]').first().waitFor();
+      await assertClean(page, 'search');
+    });
+
+    await attempt('a Korean phrase finds the record', async () => {
+      await open(page, `/search?q=${encodeURIComponent(`결제 실패 ${MARKER}`)}&from=1h`, '[data-testid=result-row]');
+      return `${await page.locator('[data-testid=result-row]').count()} row`;
+    });
+
+    await attempt('autocomplete offers a known field and its values', async () => {
+      await open(page, '/search', '[data-testid=query]');
+      const input = page.locator('[data-testid=query]');
+      await input.fill('');
+      await input.click();
+      await input.pressSequentially('serv');
+      await page.locator('[data-testid=suggestions]').getByText('service:', { exact: true }).waitFor();
+      await page.keyboard.press('Tab');
+      await page.locator('[data-testid=suggestions] .sg-value').first().waitFor();
+      const values = await page.locator('[data-testid=suggestions] .sg-label').allInnerTexts();
+      if (!values.some((v) => v.startsWith('service:'))) throw new Error(`values offered: ${values.join(', ')}`);
+      await shot(page, 'autocomplete-dark');
+      return values.slice(0, 3).join(', ');
+    });
+
+    await attempt("a row's trace opens the waterfall with the root cause naming the injected fault", async () => {
+      await open(page, `/search?q=${encodeURIComponent(`service:${faultService} level:error`)}&from=15m`, '[data-testid=result-row]');
+      await page.locator('[data-testid=result-row]').first().click();
+      await page.locator('[data-testid=open-trace]').click();
+      await page.waitForURL(/\/trace\//);
+      await page.locator('[data-testid=span-row]').first().waitFor();
+      const banner = await page.locator('[data-testid=root-cause]').innerText();
+      if (!banner.includes(faultService) || !banner.includes(faultOperation)) throw new Error(`banner: ${banner}`);
+      await page.locator('[data-testid=span-row].is-cause').first().click();
+      await page.locator('[data-testid=span-detail]').waitFor();
+      await shot(page, 'trace-span-dark');
+      await assertClean(page, 'trace');
+      return banner.replace(/\s+/g, ' ').slice(0, 160);
+    });
+
+    await attempt('the services page lists the failing service first', async () => {
+      await open(page, '/services', '[data-testid=service-row]');
+      const first = await page.locator('[data-testid=service-row]').first().locator('td').first().innerText();
+      if (first.trim() !== faultService) throw new Error(`first service: ${first}`);
+      return first;
+    });
+
+    await attempt('live tail shows a record sent after it opened', async () => {
+      await open(page, `/tail?q=${encodeURIComponent(TAIL_MARKER)}`, '[data-testid=tail-status]');
+      await page.locator('[data-testid=tail-status]', { hasText: 'live' }).waitFor();
+      await ndjson([{ service: 'ui-test', level: 'info', message: `${TAIL_MARKER} 실시간 record` }]);
+      await page.locator('[data-testid=tail-row]', { hasText: TAIL_MARKER }).waitFor();
+      await shot(page, 'tail-live-dark');
+      await assertClean(page, 'tail');
+    });
+
+    await attempt('10,000 rows stay virtualised', async () => {
+      await open(page, '/search?from=15m&limit=10000', '[data-testid=result-row]');
+      const count = await page.locator('[data-testid=result-count]').innerText();
+      const rendered = await page.locator('[data-testid=result-row]').count();
+      if (rendered > 150) throw new Error(`${rendered} rows in the DOM`);
+      const took = await page.evaluate(async () => {
+        const el = document.querySelector('[data-testid=results-body]');
+        const t0 = performance.now();
+        for (let i = 1; i <= 20; i++) {
+          el.scrollTop = (el.scrollHeight * i) / 20;
+          await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+        }
+        return (performance.now() - t0) / 20;
+      });
+      return `${count}, ${rendered} rows rendered, ${took.toFixed(1)} ms per scroll step`;
+    });
+
+    await attempt('a `| stats` query answers with a table or the server\'s reason', async () => {
+      page.watch.allowed.push('/api/v1/query', 'Failed to load resource');
+      await open(page, `/search?q=${encodeURIComponent('level:error | stats count() by service')}`, '[data-testid=stats-result], .notice-error');
+      const text = await page.locator('[data-testid=stats-result], .notice-error').first().innerText();
+      page.watch.allowed.length = 0;
+      page.watch.errors.length = 0;
+      return text.replace(/\s+/g, ' ').slice(0, 120);
+    });
+
+    // ---- XSS: every page that shows data, with payloads in messages, field names and values.
+    const xssPages = [
+      ['search', `/search?q=xssmarker&from=1h`, '[data-testid=result-row]'],
+      ['trace', `/trace/${XSS_TRACE}`, '[data-testid=span-row]'],
+      ['services', '/services', '[data-testid=service-row]'],
+      ['service', `/services/${encodeURIComponent(XSS_SERVICE)}`, '.card'],
+      ['why', '/why?q=xssmarker', '[data-testid=why-summary]'],
+      ['map', '/map', '[data-testid=map-node]'],
+    ];
+    for (const [name, path, ready] of xssPages) {
+      await attempt(`xss: no payload runs on ${name}`, async () => {
+        await open(page, path, ready);
+        await page.waitForTimeout(800);
+        if (name === 'search') {
+          const text = await page.locator('[data-testid=results]').innerText();
+          if (!text.includes('<img src=x onerror=')) throw new Error('the payload is not shown as text');
+          for (const tab of ['fields', 'json', 'context']) {
+            await page.locator('[data-testid=result-row]').first().click();
+            await page.locator(`[data-testid=tab-${tab}]`).click();
+            await page.waitForTimeout(400);
+          }
+          await page.locator('[data-testid=tab-fields]').click();
+          await shot(page, 'xss-search-dark');
+        }
+        if (name === 'trace') {
+          for (const row of await page.locator('[data-testid=span-row]').all()) {
+            await row.click();
+            await page.locator('[data-testid=span-detail]').waitFor();
+          }
+          await shot(page, 'xss-trace-dark');
+          await page.locator('[data-testid=tab-records]').click();
+          await page.waitForTimeout(300);
+        }
+        if (name === 'map') await page.locator('[data-testid=map-node]').first().dispatchEvent('pointerenter');
+        const injected = await page.evaluate(() => document.querySelectorAll('img[src="x"], iframe, svg[onload], script:not([src]), a[href^="javascript:"], style:not([data-vite-dev-id])').length);
+        if (injected) throw new Error(`${injected} elements from payloads are in the DOM`);
+        await assertClean(page, path);
+      });
+    }
+    await attempt('xss: no payload runs in live tail', async () => {
+      await open(page, '/tail?q=xsstail', '[data-testid=tail-status]');
+      await page.locator('[data-testid=tail-status]', { hasText: 'live' }).waitFor();
+      await ndjson(PAYLOADS.map((p) => ({ service: XSS_SERVICE, level: 'error', message: `xsstail ${p}`, [p]: p })));
+      await page.locator('[data-testid=tail-row]').nth(PAYLOADS.length - 1).waitFor();
+      await page.waitForTimeout(300);
+      await assertClean(page, 'tail');
+    });
+    await dark.close();
+
+    // ---- light theme and phone width.
+    const light = await context(browser, { viewport: { width: 1280, height: 860 }, colorScheme: 'light' });
+    const lp = await newPage(light);
+    for (const [name, path, ready] of PAGES) {
+      await attempt(`light theme: ${name}`, async () => {
+        await open(lp, path, ready);
+        await lp.waitForTimeout(name === 'services' ? 1500 : 400);
+        const theme = await lp.evaluate(() => document.documentElement.dataset.theme);
+        if (theme !== 'light') throw new Error(`theme ${theme}`);
+        await shot(lp, `${name}-light`);
+        await assertClean(lp, path);
+      });
+    }
+    await light.close();
+
+    const phone = await context(browser, { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true, colorScheme: 'dark' });
+    const pp = await newPage(phone);
+    for (const [name, path, ready] of PAGES) {
+      await attempt(`phone: ${name} fits the screen`, async () => {
+        await open(pp, path, ready);
+        await pp.waitForTimeout(name === 'services' ? 1500 : 400);
+        await shot(pp, `${name}-phone`);
+        const overflow = await pp.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+        if (overflow > 2) throw new Error(`the page is ${overflow}px wider than the screen`);
+        await assertClean(pp, path);
+      });
+    }
+    await attempt('phone: a record opens full screen', async () => {
+      await open(pp, `/search?q=${encodeURIComponent(MARKER)}&from=1h`, '[data-testid=result-row]');
+      await pp.locator('[data-testid=result-row]').first().tap();
+      await pp.locator('[data-testid=record-detail]').waitFor();
+      await shot(pp, 'search-record-phone');
+    });
+    await phone.close();
+  } finally {
+    await browser.close();
+  }
+  const failed = results.filter((r) => !r.ok);
+  console.log(`\n${results.length - failed.length} passed, ${failed.length} failed; screenshots in ${artifacts}`);
+  process.exit(failed.length ? 1 : 0);
+}
+
+main().catch((e) => {
+  console.error(`fatal: ${e.stack || e}`);
+  process.exit(1);
+});
