@@ -133,7 +133,8 @@ def test_bad_encodings_and_content_types(server):
     ("level:error status>=", "at 1:21"),
     ("status>=abc", "at 1:9"),
     ("a\nb)", "at 2:2"),
-    ("a | stats count()", "at 1:3"),
+    ("a | stats count(", "at 1:17"),
+    ("a | frobnicate", "at 1:5"),
 ])
 def test_invalid_query_is_400_naming_the_position(server, query, position):
     for method in ("GET", "POST"):

@@ -105,9 +105,10 @@ def test_web_ui_in_chromium(demo):
     missing = missing_tools()
     if missing:
         pytest.fail(f"the browser test needs {', '.join(missing)}: run scripts/test.sh, which installs them")
-    # The UI is served with its policy at every page path.
+    # The UI is served with its policy at every page path, to a browser (which asks for HTML:
+    # `GET /` without it is the Elasticsearch root info).
     for path in ["/", "/search", "/trace/abc", "/services", "/services/x", "/why", "/map", "/tail"]:
-        r = requests.get(f"{demo}{path}", timeout=10)
+        r = requests.get(f"{demo}{path}", headers={"accept": "text/html"}, timeout=10)
         assert r.status_code == 200, (path, r.status_code)
         assert r.headers["content-type"].startswith("text/html"), path
         csp = r.headers["content-security-policy"]

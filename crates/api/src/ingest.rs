@@ -136,12 +136,12 @@ fn otlp_response(format: OtlpFormat, rejected: &[trawl_ingest::Rejection], logs:
             use opentelemetry_proto::tonic::collector::trace::v1::{ExportTracePartialSuccess, ExportTraceServiceResponse};
             let bytes = if logs {
                 ExportLogsServiceResponse {
-                    partial_success: (n > 0).then(|| ExportLogsPartialSuccess { rejected_log_records: n, error_message: message }),
+                    partial_success: (n > 0).then_some(ExportLogsPartialSuccess { rejected_log_records: n, error_message: message }),
                 }
                 .encode_to_vec()
             } else {
                 ExportTraceServiceResponse {
-                    partial_success: (n > 0).then(|| ExportTracePartialSuccess { rejected_spans: n, error_message: message }),
+                    partial_success: (n > 0).then_some(ExportTracePartialSuccess { rejected_spans: n, error_message: message }),
                 }
                 .encode_to_vec()
             };

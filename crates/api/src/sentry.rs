@@ -141,7 +141,7 @@ fn check_key(state: &AppState, headers: &HeaderMap, query: Option<&str>) -> Resu
         ));
     };
     let keys = &state.compat.sentry_keys;
-    if !keys.is_empty() && !keys.iter().any(|k| *k == auth.key) {
+    if !keys.is_empty() && !keys.contains(&auth.key) {
         return Err(ApiError::Unauthorized("unknown sentry key: it is not in the configured --sentry-keys".into()));
     }
     Ok(())

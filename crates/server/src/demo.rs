@@ -96,10 +96,12 @@ pub fn run(mut args: DemoArgs) -> anyhow::Result<()> {
         "trawl demo: {n_services} simulated services sending OTLP to {api} ({rate} requests/s)\n\
          data directory: {data}\n\
          fault: {scenario} from {delay:?} after start, for {duration:?} every {period:?}\n\n\
-         web UI: {api}/  (HTTP API under {api}/api/v1)\ntry:\n  \
+         web UI: {api}/\n\
+         HTTP API: {api}/api/v1\ntry:\n  \
          {me} why --since 5m --server {api}\n  \
-         {me} search 'level:error 결제 실패' --since 5m --server {api}\n  \
-         {me} trace $({me} search 'level:error' --limit 1 --format json --server {api} | sed 's/.*\"trace_id\":\"\\([0-9a-f]*\\)\".*/\\1/') --server {api}\n\n\
+         {me} query 'level:error 결제 실패' --since 5m --server {api}\n  \
+         {me} query 'level:error | stats count() by service' --since 5m --server {api}\n  \
+         {me} trace $({me} query 'level:error trace_id:* | fields trace_id' --limit 1 --format csv --server {api} | tail -1) --server {api}\n\n\
          Ctrl-C to stop\n",
         rate = args.rate,
         data = data_dir.display(),

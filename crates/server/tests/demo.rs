@@ -31,7 +31,7 @@ fn run_demo(scenario: &str) -> DemoRun {
     for line in BufReader::new(demo.stdout.take().unwrap()).lines() {
         let line = line.unwrap();
         if let Some(rest) = line.strip_prefix("HTTP API: ") {
-            api = rest.split_whitespace().next().map(str::to_string);
+            api = rest.split_whitespace().next().map(|a| a.trim_end_matches("/api/v1").to_string());
             break;
         }
     }

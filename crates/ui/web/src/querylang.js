@@ -51,18 +51,25 @@ export function searchPart(query) {
 /** Pipes whose answer is a table rather than records (see docs/query-language.md). */
 export const TABLE_PIPES = ['stats', 'top', 'fields', 'traces', 'patterns'];
 
-/**
- * Whether a query has a pipe that makes a table. Pipe names are read as the first word after
- * each `|` outside quotes; the server's `kind` has the last word.
- */
-export function makesTable(query) {
+/** The names of a query's pipes, lowercase, read as the first word after each top-level `|`. */
+export function pipeNames(query) {
+  const names = [];
   let rest = query || '';
   for (let i = pipeIndex(rest); i >= 0; i = pipeIndex(rest)) {
     rest = rest.slice(i + 1);
-    const name = (/^\s*([A-Za-z]+)/.exec(rest) || [])[1];
-    if (name && TABLE_PIPES.includes(name.toLowerCase())) return true;
+    names.push(((/^\s*([A-Za-z]+)/.exec(rest) || [])[1] || '').toLowerCase());
   }
-  return false;
+  return names;
+}
+
+/** The last pipe that makes a table (`stats`, `top`, …), which gives the table its shape, or null. */
+export function tablePipe(query) {
+  return pipeNames(query).filter((n) => TABLE_PIPES.includes(n)).pop() || null;
+}
+
+/** Whether a query has a pipe that makes a table; the server's `kind` has the last word. */
+export function makesTable(query) {
+  return tablePipe(query) !== null;
 }
 
 /** Adds a term to the search part of a query (before any pipe). */

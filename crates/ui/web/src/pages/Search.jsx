@@ -12,8 +12,8 @@ import { Empty, ErrorBox, Level, Loading, fmtNumber, TimeText } from '../compone
 import { useLoad } from '../hooks.js';
 import { Link, navigate, setParams } from '../router.jsx';
 import { getSettings, updateSettings, useSettings } from '../settings.js';
-import { apiBounds, binWidth, formatTime, nsToMs, rangeOf } from '../time.js';
-import { addTerm, fieldTerm, hasPipe, makesTable, searchPart } from '../querylang.js';
+import { apiBounds, binWidth, formatTime, nsToMs, rangeOf, relativeMs } from '../time.js';
+import { addTerm, fieldTerm, hasPipe, makesTable, searchPart, tablePipe } from '../querylang.js';
 
 const LIMITS = [100, 500, 1000, 5000, 10000];
 const ROW_HEIGHT = 28;
@@ -37,8 +37,10 @@ export function histogramQuery(q, width) {
 function histogramOf(answer, bounds, widthMs) {
   const first = Math.floor(bounds.start / widthMs) * widthMs;
   const n = Math.max(1, Math.ceil((bounds.end - first) / widthMs));
-  const xs = Array.from({ length: n }, (_, i) => (first + i * widthMs) / 1e3);
-  const counts = Object.fromEntries(STACK.map((l) => [l, new Array(n).fill(0)]));
+  // One more x, always empty, where the last bucket's bar ends: a bar starts at its bucket's
+  // time, and the x scale ends at the last x, so without it the newest bucket is cut off.
+  const xs = Array.from({ length: n + 1 }, (_, i) => (first + i * widthMs) / 1e3);
+  const counts = Object.fromEntries(STACK.map((l) => [l, new Array(n + 1).fill(0)]));
   const totals = Object.fromEntries(STACK.map((l) => [l, 0]));
   const names = (answer.columns || []).map((c) => c.name);
   const timeAt = names.findIndex((c) => c.startsWith('bin('));
@@ -106,9 +108,8 @@ function Histogram({ hist, onSelect }) {
         })}
       />
       <div class="legend">
-        <span class="legend-item legend-total" data-testid="histogram-total">
-          {hist.truncated ? 'at least ' : ''}
-          {fmtCount(hist.total)}
+        <span class="legend-item legend-total">
+          total <span data-testid="histogram-total">{`${hist.truncated ? 'at least ' : ''}${fmtCount(hist.total)}`}</span>
         </span>
         {STACK.filter((l) => hist.totals[l] > 0).map((l) => (
           <span key={l} class="legend-item">
@@ -187,12 +188,15 @@ const TRACE_COLUMNS = ['trace_id', 'trace'];
 const ZERO_WHEN_MISSING = /^(count|count_if|sum|rate)\(/i;
 
 /**
- * The chart of a table: with a time column, one line per group (the text columns joined) of the
- * first number column, or one line per number column when there is no group; without one, bars
- * of the first number column for the first 50 rows.
+ * The chart of a table, for `stats` and `top` only (the rows of `fields`, `traces` and `patterns`
+ * are not series). With a time column: one line per group (the text columns joined) of the first
+ * number column, or one per number column when nothing groups the rows, over every bucket of the
+ * range when the width can be read from `bin(time, W)`. Without one: bars of the first number
+ * column for the first 50 rows.
  */
-function tableChart(columns, rows) {
-  const timeAt = columns.findIndex((c) => c.type === 'time' || /^bin\(/i.test(c.name));
+function tableChart(pipe, columns, rows, bounds) {
+  if (pipe !== 'stats' && pipe !== 'top') return null;
+  const timeAt = pipe === 'stats' ? columns.findIndex((c) => c.type === 'time' || /^bin\(/i.test(c.name)) : -1;
   const numbers = columns.map((c, i) => i).filter((i) => i !== timeAt && rows.some((r) => typeof r[i] === 'number') && rows.every((r) => typeof r[i] === 'number' || r[i] === null));
   const labels = columns.map((c, i) => i).filter((i) => i !== timeAt && !numbers.includes(i));
   if (!numbers.length || !rows.length) return null;
@@ -200,9 +204,16 @@ function tableChart(columns, rows) {
   const label = (r) => labels.map((i) => (r[i] === null ? '—' : displayValue(r[i]))).join(' · ') || columns[value].name;
   if (timeAt >= 0) {
     const seconds = (v) => (typeof v === 'number' ? (v > 1e14 ? v / 1e9 : v > 1e11 ? v / 1e3 : v) : Date.parse(v) / 1e3);
-    const xs = [...new Set(rows.map((r) => seconds(r[timeAt])))].filter(Number.isFinite).sort((a, b) => a - b);
+    let xs = [...new Set(rows.map((r) => seconds(r[timeAt])))].filter(Number.isFinite).sort((a, b) => a - b);
+    // Every bucket of the range, so a lone bucket still sits on a readable axis.
+    const width = relativeMs((/^bin\(\s*\w+\s*,\s*([^)\s]+)\s*\)$/i.exec(columns[timeAt].name) || [])[1]);
+    if (width && (bounds.end - bounds.start) / width <= 2000) {
+      const first = Math.floor(bounds.start / width) * width;
+      const all = [];
+      for (let t = first; t < bounds.end; t += width) all.push(t / 1e3);
+      xs = [...new Set([...all, ...xs])].sort((a, b) => a - b);
+    }
     const slot = new Map(xs.map((x, i) => [x, i]));
-    // One series per group, or per number column when nothing groups the rows.
     const series = labels.length ? [...new Set(rows.map(label))].slice(0, 12).map((name) => ({ name, column: value })) : numbers.slice(0, 12).map((i) => ({ name: columns[i].name, column: i }));
     const index = new Map(series.map((s, i) => [labels.length ? s.name : s.column, i]));
     const ys = series.map((s) => new Array(xs.length).fill(ZERO_WHEN_MISSING.test(columns[s.column].name) ? 0 : null));
@@ -245,11 +256,11 @@ function TableCell({ column, value, utc }) {
 }
 
 /** A table answer of the query API ({columns, rows, count, truncated}) as a table and a chart. */
-function TableResult({ result }) {
+function TableResult({ result, pipe, bounds }) {
   const { utc } = useSettings();
   const columns = result.columns || [];
   const rows = result.rows || [];
-  const chart = useMemo(() => tableChart(columns, rows), [result]);
+  const chart = useMemo(() => tableChart(pipe, columns, rows, bounds), [result, pipe, bounds]);
   const shown = rows.slice(0, 2000);
   return (
     <div class="stats-result" data-testid="stats-result">
@@ -260,7 +271,8 @@ function TableResult({ result }) {
           label="Query result chart"
           build={(colors) => {
             const palette = [colors.accent, colors.level.WARN, colors.level.ERROR, colors.ok, colors.level.DEBUG, colors.level.TRACE];
-            const sparse = chart.time && chart.data[0].length < 3;
+            // Points on a series with a value between two gaps, which a line alone would not show.
+            const isolated = (ys) => ys.some((y, i) => y !== null && (ys[i - 1] ?? null) === null && (ys[i + 1] ?? null) === null);
             return {
               legend: { show: chart.time },
               scales: { x: { time: chart.time } },
@@ -272,7 +284,7 @@ function TableResult({ result }) {
                   stroke: palette[i % palette.length],
                   fill: chart.time ? undefined : palette[i % palette.length],
                   width: chart.time ? 2 : 0,
-                  points: { show: sparse },
+                  points: { show: chart.time && isolated(chart.data[i + 1]) },
                   paths: chart.time ? undefined : uPlot.paths.bars({ size: [0.7, 60] }),
                 })),
               ],
@@ -492,7 +504,7 @@ export function SearchPage({ route }) {
             <RowsSelect limit={limit} />
             {result.loading ? <span class="muted">refreshing…</span> : null}
           </div>
-          <TableResult result={table} />
+          <TableResult result={table} pipe={tablePipe(q)} bounds={absBounds} />
         </>
       ) : null}
       {search ? (
