@@ -128,7 +128,7 @@ pub async fn query_post(
 
 /// Sets the flag when dropped: the handler future is dropped when the client goes away, and the
 /// query running on a blocking thread stops at its next check.
-struct CancelOnDrop(Arc<AtomicBool>);
+pub(crate) struct CancelOnDrop(pub(crate) Arc<AtomicBool>);
 
 impl Drop for CancelOnDrop {
     fn drop(&mut self) {
@@ -434,6 +434,8 @@ pub fn record_json(r: &Record) -> serde_json::Value {
         "body": r.body,
         "attributes": attributes_to_json(&r.attributes),
         "resource": attributes_to_json(&r.resource),
+        // Per service, given at ingest; 0 when none (records older than pattern ids).
+        "pattern_id": r.pattern_id,
     })
 }
 

@@ -150,6 +150,7 @@ pub(crate) fn convert_log_record(
         body,
         attributes,
         resource: resource.attributes.clone(),
+        pattern_id: 0,
     };
     finish_record(&mut record, now_ns)?;
     Ok(record)

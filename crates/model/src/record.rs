@@ -25,6 +25,11 @@ pub struct Record {
     pub body: String,
     pub attributes: Attributes,
     pub resource: Attributes,
+    /// The record's log pattern within its service, given by the store as the write is
+    /// acknowledged (0: none yet, or mining off). Not part of the serde form: the WAL holds the
+    /// record as received and replay mines it again, in the same order, to the same id.
+    #[serde(skip)]
+    pub pattern_id: u64,
 }
 
 impl Record {
@@ -43,6 +48,7 @@ impl Record {
             body: String::new(),
             attributes: Vec::new(),
             resource: Vec::new(),
+            pattern_id: 0,
         }
     }
 

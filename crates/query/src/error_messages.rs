@@ -241,7 +241,7 @@ mod tests {
     }
 
     fn snapshot(records: Vec<Record>, spans: Vec<Span>) -> Snapshot {
-        Snapshot { chunks: vec![Arc::new(Chunk::new(records, spans))], segments: Vec::new() }
+        Snapshot { chunks: vec![Arc::new(Chunk::new(records, spans))], segments: Vec::new(), patterns: Default::default() }
     }
 
     fn check(snapshot: &Snapshot, expect: &[(&str, u64, u64)]) {

@@ -23,6 +23,10 @@ pub trait RowView {
     fn resource(&self) -> &Attributes;
     /// Cheap test that may say yes falsely: could any attribute value contain `folded`?
     fn attributes_may_contain(&self, folded: &str) -> bool;
+    /// The pattern id given at ingest (per service), 0 when none was stored.
+    fn pattern_id(&self) -> u64 {
+        0
+    }
 }
 
 impl RowView for Record {
@@ -58,6 +62,9 @@ impl RowView for Record {
     }
     fn attributes_may_contain(&self, _folded: &str) -> bool {
         !self.attributes.is_empty()
+    }
+    fn pattern_id(&self) -> u64 {
+        self.pattern_id
     }
 }
 
@@ -111,6 +118,9 @@ impl RowView for BatchRow<'_> {
         // JSON escapes only quotes, backslashes and control characters, so a word made of
         // letters and digits appears verbatim in the stored object when it is in a value.
         contains_folded(self.cols.attributes.value(self.i), folded)
+    }
+    fn pattern_id(&self) -> u64 {
+        self.cols.pattern_id(self.i)
     }
 }
 

@@ -124,9 +124,9 @@ pub fn run_query(snapshot: &Snapshot, request: &QueryRequest<'_>) -> Result<Quer
         }
         Some(Pipe::Patterns) => {
             at += 1;
-            let mut acc = PatternSink::new(limit, budget)?;
+            let mut acc = PatternSink::new(limit, budget, snapshot, request.start_ns, request.end_ns)?;
             scan.run(snapshot, &mut acc, &mut stats, &mut warnings)?;
-            QueryOutput::Table(acc.finish())
+            QueryOutput::Table(acc.finish(&mut warnings))
         }
         Some(Pipe::Sort(keys)) => {
             at += 1;
@@ -723,91 +723,231 @@ impl Sink for TopSink<'_> {
 }
 
 /// `| patterns`: the message templates of the matches, most frequent first.
+///
+/// Records given a pattern id at ingest are grouped by (service, id) as they stream by, and
+/// named at the end from the ingest miners' dictionary (merged ids resolved); records without
+/// one (segments older than the column) are mined here. Groups with the same template, from
+/// different services or from both paths, are one row.
 struct PatternSink {
+    /// Mines the messages of records without a stored id.
     miner: trawl_patterns::Miner,
-    /// Per live pattern id: services seen, an example, first and last time.
-    info: HashMap<u64, PatternInfo>,
+    /// By service, then stored pattern id.
+    stored: HashMap<String, HashMap<u64, PatternInfo>>,
+    /// By id of `miner`.
+    mined: HashMap<u64, PatternInfo>,
+    lookup: trawl_storage::PatternLookup,
+    trend: TrendRange,
+    n_matches: u64,
     limit: usize,
     budget: Budget,
 }
 
+/// Buckets of the `trend` column.
+const TREND_BUCKETS: usize = 12;
+
+/// The time range cut into [`TREND_BUCKETS`] equal buckets.
+#[derive(Debug, Clone, Copy)]
+struct TrendRange {
+    start_ns: i64,
+    end_ns: i64,
+}
+
+impl TrendRange {
+    /// The query's range, with an open side (start 0, end `i64::MAX`) narrowed to the data.
+    fn new(snapshot: &Snapshot, start_ns: i64, end_ns: i64) -> TrendRange {
+        let mut start = start_ns;
+        let mut end = end_ns;
+        if start_ns <= 0 || end_ns == i64::MAX {
+            let records = snapshot.chunks.iter().flat_map(|c| c.records.iter().map(|r| (r.time_ns, r.time_ns)));
+            let segments = snapshot
+                .segments
+                .iter()
+                .filter(|s| s.kind == trawl_storage::SegmentKind::Records)
+                .map(|s| (s.index.min_time_ns, s.index.max_time_ns));
+            let (lo, hi) = records.chain(segments).fold((i64::MAX, i64::MIN), |(lo, hi), (a, b)| (lo.min(a), hi.max(b)));
+            if lo <= hi {
+                if start_ns <= 0 {
+                    start = start_ns.max(lo);
+                }
+                if end_ns == i64::MAX {
+                    end = end_ns.min(hi);
+                }
+            }
+        }
+        TrendRange { start_ns: start, end_ns: end.max(start) }
+    }
+
+    fn bucket(&self, t: i64) -> usize {
+        let width = self.end_ns as i128 - self.start_ns as i128 + 1;
+        let at = (t as i128 - self.start_ns as i128).clamp(0, width - 1);
+        ((at * TREND_BUCKETS as i128) / width) as usize
+    }
+}
+
 struct PatternInfo {
+    count: u64,
     example: String,
     services: Vec<String>,
     first_ns: i64,
     last_ns: i64,
+    trend: [u64; TREND_BUCKETS],
+}
+
+impl PatternInfo {
+    fn new(row: &impl RowView) -> PatternInfo {
+        let t = row.time_ns();
+        PatternInfo {
+            count: 0,
+            example: row.body().chars().take(512).collect(),
+            services: Vec::new(),
+            first_ns: t,
+            last_ns: t,
+            trend: [0; TREND_BUCKETS],
+        }
+    }
+
+    fn add(&mut self, row: &impl RowView, trend: &TrendRange) {
+        let t = row.time_ns();
+        self.count += 1;
+        self.first_ns = self.first_ns.min(t);
+        self.last_ns = self.last_ns.max(t);
+        self.trend[trend.bucket(t)] += 1;
+        if self.services.len() < 8 && !self.services.iter().any(|s| s == row.service()) {
+            self.services.push(row.service().to_string());
+        }
+    }
+
+    fn merge(&mut self, other: PatternInfo) {
+        if other.count > self.count {
+            self.example = other.example;
+        }
+        self.count += other.count;
+        self.first_ns = self.first_ns.min(other.first_ns);
+        self.last_ns = self.last_ns.max(other.last_ns);
+        for (a, b) in self.trend.iter_mut().zip(other.trend) {
+            *a += b;
+        }
+        for s in other.services {
+            if self.services.len() < 8 && !self.services.contains(&s) {
+                self.services.push(s);
+            }
+        }
+    }
 }
 
 impl PatternSink {
-    fn new(limit: usize, budget: Budget) -> Result<PatternSink, QueryError> {
+    fn new(limit: usize, budget: Budget, snapshot: &Snapshot, start_ns: i64, end_ns: i64) -> Result<PatternSink, QueryError> {
         let miner = trawl_patterns::Miner::new(trawl_patterns::Config::default())
             .map_err(|e| QueryError::Invalid(format!("pattern miner: {e}")))?;
-        Ok(PatternSink { miner, info: HashMap::new(), limit, budget })
+        Ok(PatternSink {
+            miner,
+            stored: HashMap::new(),
+            mined: HashMap::new(),
+            lookup: snapshot.patterns.clone(),
+            trend: TrendRange::new(snapshot, start_ns, end_ns),
+            n_matches: 0,
+            limit,
+            budget,
+        })
     }
 
-    fn finish(mut self) -> Table {
-        // Merged patterns hand their details to the survivor.
-        let mut merged: HashMap<u64, PatternInfo> = HashMap::new();
-        for (id, info) in self.info.drain() {
-            let live = self.miner.resolve(trawl_patterns::PatternId::new(id)).map_or(id, |p| p.get());
-            match merged.get_mut(&live) {
+    fn finish(mut self, warnings: &mut Vec<String>) -> Table {
+        // Stored ids: their dictionary templates; unknown ones are mined from their example.
+        let keys: Vec<(String, u64)> =
+            self.stored.iter().flat_map(|(service, ids)| ids.keys().map(move |id| (service.clone(), *id))).collect();
+        let templates = self.lookup.templates(&keys).unwrap_or_else(|e| {
+            warnings.push(format!("pattern dictionary: {e}"));
+            HashMap::new()
+        });
+        let mut by_template: HashMap<String, PatternInfo> = HashMap::new();
+        let mut stored: Vec<((String, u64), PatternInfo)> =
+            self.stored.drain().flat_map(|(service, ids)| ids.into_iter().map(move |(id, info)| ((service.clone(), id), info))).collect();
+        // A fixed order, so the fallback miner and merged examples are deterministic.
+        stored.sort_by(|a, b| a.0.cmp(&b.0));
+        for (key, info) in stored {
+            match templates.get(&key) {
+                Some((_, template)) => merge_into(&mut by_template, template.clone(), info),
                 None => {
-                    merged.insert(live, info);
-                }
-                Some(m) => {
-                    m.first_ns = m.first_ns.min(info.first_ns);
-                    m.last_ns = m.last_ns.max(info.last_ns);
-                    for s in info.services {
-                        if m.services.len() < 8 && !m.services.contains(&s) {
-                            m.services.push(s);
+                    let (id, _) = self.miner.add(&info.example);
+                    match self.mined.get_mut(&id.get()) {
+                        Some(m) => m.merge(info),
+                        None => {
+                            self.mined.insert(id.get(), info);
                         }
                     }
                 }
             }
         }
-        let total = self.miner.n_messages().max(1);
-        let mut patterns = self.miner.patterns();
-        patterns.sort_by(|a, b| b.count.cmp(&a.count).then(a.first_seen.cmp(&b.first_seen)));
+        let mut mined: Vec<(u64, PatternInfo)> = self.mined.drain().collect();
+        mined.sort_by_key(|m| m.0);
+        for (id, info) in mined {
+            let template = self.miner.template(trawl_patterns::PatternId::new(id)).map(str::to_string);
+            // Evicted from this miner (past its cap): the example stands for itself.
+            let template = template.unwrap_or_else(|| trawl_patterns::mask(&info.example));
+            merge_into(&mut by_template, template, info);
+        }
+        let total = self.n_matches.max(1);
+        let mut patterns: Vec<(String, PatternInfo)> = by_template.into_iter().collect();
+        patterns.sort_by(|a, b| b.1.count.cmp(&a.1.count).then(a.1.first_ns.cmp(&b.1.first_ns)).then(a.0.cmp(&b.0)));
         let rows = patterns
-            .iter()
+            .into_iter()
             .take(self.limit)
-            .map(|p| {
-                let info = merged.get(&p.id.get());
+            .map(|(template, info)| {
                 vec![
-                    Value::Str(p.template.to_string()),
-                    Value::Int(p.count as i64),
-                    Value::Float((p.count as f64 * 10_000.0 / total as f64).round() / 100.0),
-                    info.map_or(Value::Null, |i| Value::Str(i.services.join(", "))),
-                    info.map_or(Value::Null, |i| Value::Time(i.first_ns)),
-                    info.map_or(Value::Null, |i| Value::Time(i.last_ns)),
-                    info.map_or(Value::Null, |i| Value::Str(i.example.clone())),
+                    Value::Str(template),
+                    Value::Int(info.count as i64),
+                    Value::Float((info.count as f64 * 10_000.0 / total as f64).round() / 100.0),
+                    Value::Str(info.services.join(", ")),
+                    Value::Time(info.first_ns),
+                    Value::Time(info.last_ns),
+                    Value::Str(info.trend.iter().map(u64::to_string).collect::<Vec<_>>().join(",")),
+                    Value::Str(info.example),
                 ]
             })
             .collect();
-        let columns = ["pattern", "count", "percent", "services", "first_seen", "last_seen", "example"].map(String::from).to_vec();
+        let columns =
+            ["pattern", "count", "percent", "services", "first_seen", "last_seen", "trend", "example"].map(String::from).to_vec();
         Table { columns, rows }
+    }
+}
+
+fn merge_into(by_template: &mut HashMap<String, PatternInfo>, template: String, info: PatternInfo) {
+    match by_template.get_mut(&template) {
+        Some(m) => m.merge(info),
+        None => {
+            by_template.insert(template, info);
+        }
     }
 }
 
 impl Sink for PatternSink {
     fn offer<R: RowView>(&mut self, row: &R, _record: impl FnOnce() -> Record) -> Result<(), QueryError> {
-        let before = self.miner.len();
-        let (id, _) = self.miner.add(row.body());
-        if self.miner.len() > before {
-            self.budget.charge(256 + row.body().len().min(512), "its patterns")?;
-        }
-        let t = row.time_ns();
-        let info = self.info.entry(id.get()).or_insert_with(|| PatternInfo {
-            example: row.body().chars().take(512).collect(),
-            services: Vec::new(),
-            first_ns: t,
-            last_ns: t,
-        });
-        info.first_ns = info.first_ns.min(t);
-        info.last_ns = info.last_ns.max(t);
-        if info.services.len() < 8 && !info.services.iter().any(|s| s == row.service()) {
-            info.services.push(row.service().to_string());
-        }
+        self.n_matches += 1;
+        let stored_id = row.pattern_id();
+        let info = if stored_id != 0 {
+            if !self.stored.contains_key(row.service()) {
+                self.budget.charge(64 + row.service().len(), "its patterns")?;
+                self.stored.insert(row.service().to_string(), HashMap::new());
+            }
+            let ids = self.stored.get_mut(row.service()).expect("inserted above");
+            match ids.entry(stored_id) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    self.budget.charge(256 + row.body().len().min(512), "its patterns")?;
+                    e.insert(PatternInfo::new(row))
+                }
+            }
+        } else {
+            let (id, _) = self.miner.add(row.body());
+            match self.mined.entry(id.get()) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    self.budget.charge(256 + row.body().len().min(512), "its patterns")?;
+                    e.insert(PatternInfo::new(row))
+                }
+            }
+        };
+        info.add(row, &self.trend);
         Ok(())
     }
 }
@@ -966,6 +1106,62 @@ mod tests {
         let counts: Vec<i64> = t.rows.iter().map(|r| if let Value::Int(n) = r[1] { n } else { 0 }).collect();
         assert_eq!(counts.iter().sum::<i64>(), 600);
         assert_eq!(counts[0], 540, "{:?}", text(&t));
+    }
+
+    #[test]
+    fn patterns_pipe_groups_by_stored_ids_with_a_trend() {
+        let (_d, s) = store();
+        let t = table(&s, "| patterns");
+        assert_eq!(t.columns, ["pattern", "count", "percent", "services", "first_seen", "last_seen", "trend", "example"]);
+        // Every record of the fixture has an id from ingest, buffered or in a segment.
+        let snap = s.snapshot();
+        assert!(snap.chunks.iter().flat_map(|c| c.records.iter()).all(|r| r.pattern_id != 0));
+        assert_eq!(text(&t)[0].split(' ').take(3).collect::<Vec<_>>(), ["request", "<*>", "done"]);
+        // One template over three services is one row.
+        assert_eq!(t.rows[0][3], Value::Str("checkout, payment, web".into()));
+        for row in &t.rows {
+            let Value::Str(trend) = &row[6] else { panic!("{row:?}") };
+            let buckets: Vec<i64> = trend.split(',').map(|n| n.parse().unwrap()).collect();
+            assert_eq!(buckets.len(), TREND_BUCKETS);
+            assert_eq!(Value::Int(buckets.iter().sum()), row[1]);
+        }
+        // 10 minutes of evenly spread records: 45 per bucket of 50 s for the main template.
+        assert_eq!(t.rows[0][6], Value::Str(["45"; 12].join(",")));
+
+        // The stored id decides the group, not the text: a record carrying the id of
+        // `request <*> done` joins it whatever its message.
+        let mut odd = Record::new(T0 + 5 * SEC);
+        odd.service = "web".into();
+        odd.body = "something else entirely".into();
+        odd.pattern_id = snap.chunks[0].records.iter().find(|r| r.body.starts_with("request") && r.service == "web").unwrap().pattern_id;
+        let mut chunks = snap.chunks.clone();
+        chunks.push(std::sync::Arc::new(trawl_storage::Chunk::new(vec![odd], vec![])));
+        let with_odd = Snapshot { chunks, segments: snap.segments.clone(), patterns: snap.patterns.clone() };
+        let query = crate::parse("| patterns").unwrap();
+        let request = QueryRequest { query: &query, start_ns: 0, end_ns: i64::MAX, limit: 1000, limits: QueryLimits::default(), cancel: None };
+        let QueryOutput::Table(t2) = run_query(&with_odd, &request).unwrap().output else { panic!() };
+        assert_eq!(t2.rows[0][1], Value::Int(541));
+        assert!(!text(&t2).iter().any(|r| r.starts_with("something")));
+    }
+
+    #[test]
+    fn patterns_pipe_mines_records_without_stored_ids() {
+        // No ids and no dictionary (segments older than the column): mined in the pipe.
+        let records: Vec<Record> = (0..30)
+            .map(|i| {
+                let mut r = Record::new(T0 + i * SEC);
+                r.body = if i % 3 == 0 { format!("user u{i} logged in") } else { format!("disk {i} is full") };
+                r
+            })
+            .collect();
+        let snap = Snapshot { chunks: vec![std::sync::Arc::new(trawl_storage::Chunk::new(records, vec![]))], segments: vec![], patterns: Default::default() };
+        let query = crate::parse("| patterns").unwrap();
+        let request = QueryRequest { query: &query, start_ns: 0, end_ns: i64::MAX, limit: 1000, limits: QueryLimits::default(), cancel: None };
+        let QueryOutput::Table(t) = run_query(&snap, &request).unwrap().output else { panic!() };
+        assert_eq!(text(&t).len(), 2, "{:?}", text(&t));
+        assert_eq!(t.rows[0][0], Value::Str("disk <*> is full".into()));
+        assert_eq!(t.rows[0][1], Value::Int(20));
+        assert_eq!(t.rows[1][0], Value::Str("user <*> logged in".into()));
     }
 
     #[test]

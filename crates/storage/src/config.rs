@@ -31,6 +31,9 @@ pub struct StoreConfig {
     pub tenant: String,
     /// Minute rollups older than this are merged into hour rollups.
     pub rollup_compact_after: Duration,
+    /// Services with a live pattern miner at ingest (least recently used evicted past it);
+    /// 0 turns pattern ids at ingest off (every record gets 0).
+    pub pattern_services: usize,
 }
 
 impl StoreConfig {
@@ -47,6 +50,7 @@ impl StoreConfig {
             row_group_rows: 16 * 1024,
             tenant: crate::filenames::DEFAULT_TENANT.to_string(),
             rollup_compact_after: Duration::from_secs(6 * 3600),
+            pattern_services: 2_000,
         }
     }
 }

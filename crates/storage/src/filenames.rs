@@ -14,7 +14,8 @@
 use std::path::{Path, PathBuf};
 
 /// Written into every segment's Parquet key-value metadata and every sidecar index.
-pub const FORMAT_VERSION: u32 = 1;
+/// 2: records segments have a `pattern_id` column (version 1 segments are read as having none).
+pub const FORMAT_VERSION: u32 = 2;
 pub const DEFAULT_TENANT: &str = "default";
 pub const METASTORE_FILE: &str = "metastore.sqlite";
 /// Locked while a process has the data directory open.

@@ -9,6 +9,8 @@ use rusqlite::{params, Connection};
 
 use trawl_rollup::RollupSet;
 
+use crate::pattern_registry::{MinerRow, PatternDelta, TemplateRow};
+use crate::pattern_tables;
 use crate::rollup_tables::{self, RollupCompaction};
 use crate::StoreError;
 
@@ -134,6 +136,7 @@ impl Metastore {
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
         conn.execute_batch(rollup_tables::SCHEMA)?;
+        conn.execute_batch(pattern_tables::SCHEMA)?;
         Ok(Metastore { conn })
     }
 
@@ -145,8 +148,22 @@ impl Metastore {
     /// Registers segments, adds the rollups of the same items (for `tenant`) and advances the
     /// WAL watermark, all in one transaction: rollups are stored exactly when their segments are.
     pub fn register(&mut self, rows: &[SegmentRow], tenant: &str, rollups: &RollupSet, wal_seq_through: u64) -> Result<(), StoreError> {
+        self.register_with_patterns(rows, tenant, rollups, &PatternDelta::default(), wal_seq_through)
+    }
+
+    /// [`Metastore::register`], also storing the ingest miners and dictionary rows that mined
+    /// the same items.
+    pub(crate) fn register_with_patterns(
+        &mut self,
+        rows: &[SegmentRow],
+        tenant: &str,
+        rollups: &RollupSet,
+        patterns: &PatternDelta,
+        wal_seq_through: u64,
+    ) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
         rollup_tables::insert(&tx, tenant, rollups)?;
+        pattern_tables::insert(&tx, tenant, patterns)?;
         let now = trawl_model::now_ns();
         for row in rows {
             tx.execute(
@@ -179,6 +196,20 @@ impl Metastore {
         let done = rollup_tables::compact(&tx, tenant, cutoff_ns, max_hours)?;
         tx.commit()?;
         Ok(done)
+    }
+
+    /// The saved ingest miners of `tenant`.
+    pub(crate) fn pattern_miners(&self, tenant: &str) -> Result<Vec<MinerRow>, StoreError> {
+        pattern_tables::read_miners(&self.conn, tenant)
+    }
+
+    /// The stored dictionary rows of `keys` (service, pattern id); unknown keys are left out.
+    pub fn pattern_templates(
+        &self,
+        tenant: &str,
+        keys: &[(String, u64)],
+    ) -> Result<std::collections::HashMap<(String, u64), TemplateRow>, StoreError> {
+        pattern_tables::read_templates(&self.conn, tenant, keys)
     }
 
     pub fn segments(&self) -> Result<Vec<SegmentRow>, StoreError> {
@@ -242,7 +273,7 @@ mod tests {
         {
             let mut m = Metastore::open(&path).unwrap();
             assert_eq!(m.flushed_through().unwrap(), 0);
-            m.register(&[row.clone()], "default", &RollupSet::default(), 7).unwrap();
+            m.register(std::slice::from_ref(&row), "default", &RollupSet::default(), 7).unwrap();
             // The watermark never moves back.
             m.register(&[], "default", &RollupSet::default(), 3).unwrap();
         }

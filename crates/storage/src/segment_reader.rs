@@ -4,7 +4,7 @@
 use std::fs::File;
 use std::path::Path;
 
-use arrow::array::{Array, BooleanArray, Int32Array, Int64Array, RecordBatch, StringArray, TimestampNanosecondArray};
+use arrow::array::{Array, BooleanArray, Int32Array, Int64Array, RecordBatch, StringArray, TimestampNanosecondArray, UInt64Array};
 use parquet::arrow::arrow_reader::{ArrowPredicateFn, ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowFilter};
 use parquet::arrow::ProjectionMask;
 use parquet::file::metadata::PageIndexPolicy;
@@ -197,6 +197,8 @@ pub struct RecordColumns<'a> {
     pub body: &'a StringArray,
     pub attributes: &'a StringArray,
     pub resource: &'a StringArray,
+    /// Absent in segments written before format version 2 (read as 0, no pattern).
+    pub pattern_id: Option<&'a UInt64Array>,
 }
 
 impl<'a> RecordColumns<'a> {
@@ -214,7 +216,16 @@ impl<'a> RecordColumns<'a> {
             body: column(batch, "body", path)?,
             attributes: column(batch, "attributes", path)?,
             resource: column(batch, "resource", path)?,
+            pattern_id: match batch.column_by_name("pattern_id") {
+                None => None,
+                Some(_) => Some(column(batch, "pattern_id", path)?),
+            },
         })
+    }
+
+    /// The pattern id of row `i`: 0 when none was stored.
+    pub fn pattern_id(&self, i: usize) -> u64 {
+        self.pattern_id.filter(|c| c.is_valid(i)).map_or(0, |c| c.value(i))
     }
 
     pub fn len(&self) -> usize {
@@ -249,6 +260,7 @@ pub fn record_from_batch(c: &RecordColumns<'_>, i: usize) -> Record {
         body: c.body.value(i).to_string(),
         attributes: parse_attributes(c.attributes.value(i)),
         resource: parse_attributes(c.resource.value(i)),
+        pattern_id: c.pattern_id(i),
     }
 }
 
@@ -379,6 +391,33 @@ mod tests {
     }
 
     #[test]
+    fn segments_without_the_pattern_column_read_as_no_pattern() {
+        // A records segment as format version 1 wrote it: no `pattern_id` column.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("records-old.parquet");
+        let schema = crate::record_schema();
+        let old_fields: Vec<_> = schema.fields().iter().filter(|f| f.name() != "pattern_id").cloned().collect();
+        let old_schema = std::sync::Arc::new(arrow::datatypes::Schema::new(old_fields));
+        let mut r = record(1, "payment 1 failed");
+        r.pattern_id = 7;
+        let new_path = dir.path().join("records-new.parquet");
+        write_records_segment(&new_path, "default", &mut [&r], 16).unwrap();
+        let batch = &read_record_batches(&new_path, vec![0]).unwrap()[0];
+        assert_eq!(RecordColumns::new(batch, &new_path).unwrap().pattern_id(0), 7);
+        let old_batch = batch.project(&(0..old_schema.fields().len()).collect::<Vec<_>>()).unwrap();
+        assert_eq!(old_batch.schema().fields().len(), old_schema.fields().len());
+        let mut writer = parquet::arrow::ArrowWriter::try_new(std::fs::File::create(&path).unwrap(), old_batch.schema(), None).unwrap();
+        writer.write(&old_batch).unwrap();
+        writer.close().unwrap();
+        let records = read_all_records(&path, 1);
+        assert_eq!(records.len(), 1);
+        assert_eq!(records[0].pattern_id, 0);
+        assert_eq!(records[0].body, "payment 1 failed");
+        let batch = &read_record_batches(&path, vec![0]).unwrap()[0];
+        assert!(RecordColumns::new(batch, &path).unwrap().pattern_id.is_none());
+    }
+
+    #[test]
     fn records_segment_round_trips_in_time_order() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("records-1.parquet");
@@ -450,7 +489,7 @@ mod tests {
     fn corrupt_segment_is_an_error_not_a_panic() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("records-1.parquet");
-        let records = vec![record(1, "hello")];
+        let records = [record(1, "hello")];
         write_records_segment(&path, "default", &mut records.iter().collect::<Vec<_>>(), 10).unwrap();
         let mut bytes = std::fs::read(&path).unwrap();
         let n = bytes.len();

@@ -9,7 +9,7 @@ use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, Int32Array, Int64Array, RecordBatch, StringArray, TimestampNanosecondArray};
+use arrow::array::{ArrayRef, Int32Array, Int64Array, RecordBatch, StringArray, TimestampNanosecondArray, UInt64Array};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
@@ -44,6 +44,8 @@ pub fn record_schema() -> SchemaRef {
         utf8("body"),
         utf8("attributes"),
         utf8("resource"),
+        // Since format version 2; older segments lack it (no pattern).
+        Field::new("pattern_id", DataType::UInt64, false),
     ]))
 }
 
@@ -95,6 +97,7 @@ fn record_batch(records: &[&Record]) -> Result<RecordBatch, StoreError> {
         strings(records.iter().map(|r| r.body.as_str())),
         Arc::new(StringArray::from_iter_values(records.iter().map(|r| attributes_to_json_string(&r.attributes)))),
         Arc::new(StringArray::from_iter_values(records.iter().map(|r| attributes_to_json_string(&r.resource)))),
+        Arc::new(UInt64Array::from_iter_values(records.iter().map(|r| r.pattern_id))),
     ];
     RecordBatch::try_new(record_schema(), columns).map_err(|e| StoreError::Internal(e.to_string()))
 }
@@ -157,6 +160,7 @@ fn writer_properties(kind: SegmentKind, tenant: &str, row_group_rows: usize) -> 
 
 /// Writes one Parquet file of `items` (already sorted by time) in row groups of
 /// `row_group_rows`, fsyncs it, then writes and fsyncs its sidecar index.
+#[allow(clippy::too_many_arguments)] // one call per kind, each a different set of accessors
 fn write_segment<T>(
     path: &Path,
     tenant: &str,

@@ -16,6 +16,7 @@ use crate::config::{Durability, StoreConfig};
 use crate::filenames::{self, index_path_for, FORMAT_VERSION, INDEX_EXT, SEGMENT_EXT};
 use crate::metastore::{Metastore, SegmentRow};
 use crate::metrics::StoreMetrics;
+use crate::pattern_registry::{PatternDelta, PatternRegistry, TemplateRow};
 use crate::segment_index::{SegmentIndex, SegmentKind};
 use crate::segment_writer::{write_records_segment, write_spans_segment};
 use crate::StoreError;
@@ -35,6 +36,46 @@ pub struct SegmentHandle {
 pub struct Snapshot {
     pub chunks: Vec<Arc<Chunk>>,
     pub segments: Vec<Arc<SegmentHandle>>,
+    /// Templates of the records' stored pattern ids.
+    pub patterns: PatternLookup,
+}
+
+/// `(service, pattern id)` → `(canonical id, template)`.
+pub type PatternTemplates = std::collections::HashMap<(String, u64), (u64, String)>;
+
+/// Finds the templates of stored pattern ids: in the live ingest miners, else in the
+/// metastore's dictionary. [`PatternLookup::default`] knows none (for tests and tools).
+#[derive(Clone, Default)]
+pub struct PatternLookup {
+    inner: Option<Arc<Inner>>,
+}
+
+impl PatternLookup {
+    /// `(canonical id, template)` of each `(service, pattern id)` that is known; ids merged
+    /// since they were stored resolve to the pattern they were merged into.
+    pub fn templates(&self, keys: &[(String, u64)]) -> Result<PatternTemplates, StoreError> {
+        let mut found = std::collections::HashMap::new();
+        let Some(inner) = &self.inner else { return Ok(found) };
+        let mut missing = Vec::new();
+        {
+            let registry = inner.patterns.lock();
+            for key in keys {
+                match registry.live_template(&key.0, key.1) {
+                    Some(t) => {
+                        found.insert(key.clone(), t);
+                    }
+                    None => missing.push(key.clone()),
+                }
+            }
+        }
+        if !missing.is_empty() {
+            let stored = inner.metastore_reader.lock().pattern_templates(&inner.config.tenant, &missing)?;
+            for (key, TemplateRow { canonical_id, template, .. }) in stored {
+                found.insert(key, (canonical_id, template));
+            }
+        }
+        Ok(found)
+    }
 }
 
 /// The rollups of a window: registered rows merged with those computed from the buffer.
@@ -86,6 +127,8 @@ struct Frozen {
     chunks: Vec<Arc<Chunk>>,
     wal_seq_through: u64,
     bytes: usize,
+    /// The ingest miners as they are after mining these chunks: stored with their segments.
+    patterns: Arc<PatternDelta>,
 }
 
 #[derive(Default)]
@@ -111,6 +154,8 @@ struct Inner {
     /// never both, never neither.
     rollup_gate: RwLock<()>,
     last_rollup_compaction: Mutex<Option<Instant>>,
+    /// The ingest pattern miners: fed by the writer thread only, read by pattern lookups.
+    patterns: Mutex<PatternRegistry>,
     metrics: StoreMetrics,
     ready: AtomicBool,
     shutting_down: AtomicBool,
@@ -175,6 +220,11 @@ impl Store {
             }
         }
         remove_unregistered_files(&config.data_dir, &rows);
+        let (patterns, pattern_warnings) = PatternRegistry::load(config.pattern_services, metastore.pattern_miners(&config.tenant)?);
+        for warning in pattern_warnings {
+            tracing::error!(problem = %warning, "pattern miner state damaged; the service starts a new miner");
+            corrupt.push(format!("metastore: {warning}"));
+        }
         let metrics = StoreMetrics::default();
         metrics.corrupt_segments.store(corrupt.len() as u64, Ordering::Relaxed);
         let inner = Arc::new(Inner {
@@ -184,6 +234,7 @@ impl Store {
             metastore_reader: Mutex::new(metastore_reader),
             rollup_gate: RwLock::new(()),
             last_rollup_compaction: Mutex::new(None),
+            patterns: Mutex::new(patterns),
             metrics,
             ready: AtomicBool::new(false),
             shutting_down: AtomicBool::new(false),
@@ -319,7 +370,7 @@ impl Store {
         let mem = self.inner.mem.read();
         let mut chunks: Vec<Arc<Chunk>> = mem.frozen.iter().flat_map(|f| f.chunks.iter().cloned()).collect();
         chunks.extend(mem.active.iter().cloned());
-        Snapshot { chunks, segments: segments.clone() }
+        Snapshot { chunks, segments: segments.clone(), patterns: PatternLookup { inner: Some(self.inner.clone()) } }
     }
 
     /// The rollups of buckets overlapping `start_ns..=end_ns`: the registered rows, merged with
@@ -547,7 +598,9 @@ fn replay_into(inner: &Inner, replay: trawl_wal::Replay) {
             .with_limit(frame.payload.len() as u64 * 4 + 1024)
             .deserialize::<(Vec<Record>, Vec<Span>)>(&frame.payload)
         {
-            Ok((records, spans)) => {
+            Ok((mut records, spans)) => {
+                // The same order as when the writes were first acknowledged: the same ids.
+                inner.patterns.lock().assign(&mut records);
                 push_active(&mut mem, Chunk::new(records, spans));
             }
             Err(e) => {
@@ -588,11 +641,21 @@ fn next_wakeup(inner: &Inner) -> Duration {
 }
 
 /// Appends a group of writes to the WAL with one fsync, then makes them visible and acks them.
-fn commit(inner: &Inner, wal: &mut Wal, batch: Vec<WriteRequest>, last_sync: &mut Instant) {
+fn commit(inner: &Inner, wal: &mut Wal, mut batch: Vec<WriteRequest>, last_sync: &mut Instant) {
     let payloads: Vec<&[u8]> = batch.iter().map(|r| r.payload.as_slice()).collect();
     let bytes: usize = payloads.iter().map(|p| p.len()).sum();
     let durable = inner.config.durability == Durability::Durable;
-    let result = wal.append(&payloads).and_then(|()| {
+    let appended = wal.append(&payloads);
+    drop(payloads);
+    if appended.is_ok() {
+        // Pattern ids follow the WAL's order, so that replay gives the same ones. Mined once
+        // the frames are in the file: a frame that fails only its fsync may still be replayed.
+        let mut registry = inner.patterns.lock();
+        for r in &mut batch {
+            registry.assign(&mut r.chunk.records);
+        }
+    }
+    let result = appended.and_then(|()| {
         if durable {
             let t = Instant::now();
             wal.sync()?;
@@ -629,7 +692,7 @@ fn commit(inner: &Inner, wal: &mut Wal, batch: Vec<WriteRequest>, last_sync: &mu
     }
     let mut subscribers = inner.subscribers.lock();
     if !subscribers.is_empty() {
-        subscribers.retain_mut(|subscriber| chunks.iter().all(|chunk| subscriber(chunk)));
+        subscribers.retain_mut(|subscriber| chunks.iter().all(&mut *subscriber));
     }
 }
 
@@ -684,6 +747,9 @@ fn freeze(inner: &Inner, wal: &mut Wal) -> Result<(), StoreError> {
             return Err(StoreError::Unavailable(message));
         }
     };
+    // Every record of the WAL files through `seq` is mined, and no other: this delta makes the
+    // stored miners match the watermark once these chunks are registered.
+    let patterns = Arc::new(inner.patterns.lock().take_delta());
     {
         let mut mem = inner.mem.write();
         let chunks = std::mem::take(&mut mem.active);
@@ -691,7 +757,7 @@ fn freeze(inner: &Inner, wal: &mut Wal) -> Result<(), StoreError> {
         mem.active_items = 0;
         mem.active_since = None;
         mem.frozen_bytes += bytes;
-        mem.frozen.push_back(Frozen { chunks, wal_seq_through: seq, bytes });
+        mem.frozen.push_back(Frozen { chunks, wal_seq_through: seq, bytes, patterns });
     }
     inner.flush_cv.notify_all();
     Ok(())
@@ -705,7 +771,7 @@ fn flusher_thread(inner: Arc<Inner>) {
         let next = {
             let mut guard = inner.flush_lock.lock();
             loop {
-                let front = inner.mem.read().frozen.front().map(|f| (f.chunks.clone(), f.wal_seq_through));
+                let front = inner.mem.read().frozen.front().map(|f| (f.chunks.clone(), f.wal_seq_through, f.patterns.clone()));
                 if let Some(front) = front {
                     break Some(front);
                 }
@@ -715,8 +781,8 @@ fn flusher_thread(inner: Arc<Inner>) {
                 inner.flush_cv.wait_for(&mut guard, Duration::from_millis(500));
             }
         };
-        let Some((chunks, seq)) = next else { return };
-        match write_and_register(&inner, &chunks, seq) {
+        let Some((chunks, seq, patterns)) = next else { return };
+        match write_and_register(&inner, &chunks, seq, &patterns) {
             Ok((handles, rollup_gate)) => {
                 backoff = Duration::from_millis(200);
                 {
@@ -796,6 +862,7 @@ fn write_and_register<'a>(
     inner: &'a Inner,
     chunks: &[Arc<Chunk>],
     seq: u64,
+    patterns: &PatternDelta,
 ) -> Result<(Vec<Arc<SegmentHandle>>, RwLockWriteGuard<'a, ()>), StoreError> {
     let config = &inner.config;
     let rollups = RollupSet::from_items(chunks.iter().flat_map(|c| c.records.iter()), chunks.iter().flat_map(|c| c.spans.iter()));
@@ -843,7 +910,7 @@ fn write_and_register<'a>(
         }
         let rows: Vec<SegmentRow> = written.iter().map(|w| w.1.clone()).collect();
         let gate = inner.rollup_gate.write();
-        inner.metastore.lock().register(&rows, &config.tenant, &rollups, seq)?;
+        inner.metastore.lock().register_with_patterns(&rows, &config.tenant, &rollups, patterns, seq)?;
         Ok(gate)
     })();
     let gate = match result {
@@ -917,6 +984,178 @@ mod tests {
         assert!(store.flush(Duration::from_secs(10)));
         assert_eq!(all_bodies(&store), expected);
         assert_eq!(store.stats().buffered_records, 0);
+    }
+
+    /// (service, body) → pattern id of every record, buffered or in segments.
+    fn pattern_ids(store: &Store) -> std::collections::BTreeMap<(String, String), u64> {
+        let snap = store.snapshot();
+        let mut ids = std::collections::BTreeMap::new();
+        for c in &snap.chunks {
+            for r in &c.records {
+                ids.insert((r.service.clone(), r.body.clone()), r.pattern_id);
+            }
+        }
+        for seg in snap.segments.iter().filter(|s| s.kind == SegmentKind::Records) {
+            for b in &crate::read_record_batches(&seg.path, (0..seg.index.row_groups.len()).collect()).unwrap() {
+                let c = crate::RecordColumns::new(b, &seg.path).unwrap();
+                for i in 0..c.len() {
+                    ids.insert((c.service.value(i).to_string(), c.body.value(i).to_string()), c.pattern_id(i));
+                }
+            }
+        }
+        ids
+    }
+
+    /// Records of two services and a few templates; `round` makes the bodies unique.
+    fn patterned(round: usize) -> Vec<Record> {
+        (0..40)
+            .map(|i| {
+                let mut r = record(round * 100 + i);
+                r.service = ["checkout", "payment"][i % 2].into();
+                r.body = match i % 4 {
+                    0 => format!("order {round}-{i} created for user u{i}"),
+                    1 => format!("payment {round}-{i} failed: card declined (code={i})"),
+                    2 => format!("cache miss for key k{round}x{i}"),
+                    _ => format!("GET /items/{round}{i} took {i}ms"),
+                };
+                r
+            })
+            .collect()
+    }
+
+    #[test]
+    fn pattern_ids_are_stable_across_restart_and_wal_replay() {
+        // The reference: the same writes in one process, no crash.
+        let reference = {
+            let dir = tempfile::tempdir().unwrap();
+            let store = Store::open(StoreConfig::new(dir.path())).unwrap();
+            for round in 0..4 {
+                store.write_blocking(patterned(round), vec![]).unwrap();
+                if round == 1 {
+                    assert!(store.flush(Duration::from_secs(10)));
+                }
+            }
+            pattern_ids(&store)
+        };
+        assert_eq!(reference.len(), 160);
+        assert!(reference.values().all(|&id| id != 0));
+        // Four templates per service, whatever the values.
+        let distinct: std::collections::BTreeSet<(&str, u64)> = reference.iter().map(|((s, _), id)| (s.as_str(), *id)).collect();
+        assert_eq!(distinct.len(), 4, "{distinct:?}");
+
+        let dir = tempfile::tempdir().unwrap();
+        let config = StoreConfig::new(dir.path());
+        {
+            let store = Store::open(config.clone()).unwrap();
+            store.write_blocking(patterned(0), vec![]).unwrap();
+            store.write_blocking(patterned(1), vec![]).unwrap();
+            assert!(store.flush(Duration::from_secs(10)));
+            // Only in the WAL when the process dies: replay mines them again.
+            store.write_blocking(patterned(2), vec![]).unwrap();
+            store.simulate_crash();
+        }
+        {
+            let store = Store::open(config.clone()).unwrap();
+            wait_ready(&store);
+            // The miners continue from their saved state.
+            store.write_blocking(patterned(3), vec![]).unwrap();
+            assert_eq!(pattern_ids(&store), reference);
+            assert!(store.flush(Duration::from_secs(10)));
+        }
+        let store = Store::open(config).unwrap();
+        wait_ready(&store);
+        assert_eq!(pattern_ids(&store), reference);
+        // Every stored id has a template, after a restart too.
+        let keys: Vec<(String, u64)> = reference.iter().map(|((s, _), id)| (s.clone(), *id)).collect();
+        let templates = store.snapshot().patterns.templates(&keys).unwrap();
+        assert_eq!(templates.len(), 4);
+        assert!(templates.values().any(|(_, t)| t == "cache miss for key <*>"), "{templates:?}");
+        let stored = store.inner.metastore_reader.lock().pattern_templates("default", &keys).unwrap();
+        assert_eq!(stored.len(), 4);
+    }
+
+    #[test]
+    fn an_evicted_service_miner_comes_back_with_new_ids() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = StoreConfig { pattern_services: 2, ..StoreConfig::new(dir.path()) };
+        let store = Store::open(config.clone()).unwrap();
+        let write = |service: &str, body: &str| {
+            let mut r = record(0);
+            r.service = service.into();
+            r.body = body.into();
+            store.write_blocking(vec![r], vec![]).unwrap();
+            let snap = store.snapshot();
+            snap.chunks.last().unwrap().records[0].pattern_id
+        };
+        assert_eq!(write("a", "alpha one"), 1);
+        assert_eq!(write("b", "beta one"), 1);
+        // A third service evicts `a`, the least recently used.
+        assert_eq!(write("c", "gamma one"), 1);
+        assert!(store.flush(Duration::from_secs(10)));
+        // `a` comes back: its ids continue after the evicted ones, never reused.
+        assert_eq!(write("a", "alpha two words here"), 2);
+        let keys = vec![("a".to_string(), 1), ("a".to_string(), 2)];
+        let templates = store.snapshot().patterns.templates(&keys).unwrap();
+        assert_eq!(templates[&keys[0]].1, "alpha one");
+        assert_eq!(templates[&keys[1]].1, "alpha two words here");
+        drop(store);
+        let store = Store::open(config).unwrap();
+        wait_ready(&store);
+        assert_eq!(store.snapshot().patterns.templates(&keys).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn pattern_ids_off_gives_zero() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(StoreConfig { pattern_services: 0, ..StoreConfig::new(dir.path()) }).unwrap();
+        store.write_blocking(patterned(0), vec![]).unwrap();
+        assert!(pattern_ids(&store).values().all(|&id| id == 0));
+    }
+
+    /// Not a test: the cost of pattern ids at ingest. `cargo test -p trawl-storage --release
+    /// ingest_cost_of_pattern_ids -- --ignored --nocapture` prints records/s of the store's
+    /// writer path (buffered durability, 50 services, 40 templates) with and without mining.
+    #[test]
+    #[ignore]
+    fn ingest_cost_of_pattern_ids() {
+        let batches: Vec<Vec<Record>> = (0..400)
+            .map(|b| {
+                (0..1000)
+                    .map(|i| {
+                        let n = b * 1000 + i;
+                        let mut r = record(n);
+                        r.service = format!("service-{}", n % 50);
+                        r.body = match n % 8 {
+                            0 => format!("GET /api/v1/items/{n} 200 in {}ms", n % 97),
+                            1 => format!("payment pay_{n:x} failed: card declined (order_id=ORD-{n})"),
+                            2 => format!("user u{} logged in from 10.0.{}.{}", n % 1000, n % 250, n % 7),
+                            3 => format!("cache miss for key item:{n} after {}us", n % 300),
+                            4 => format!("결제가 실패했습니다 order={n} 금액={}원", n % 10_000),
+                            5 => format!("db query took {}ms rows={} table=orders_{}", n % 50, n % 20, n % 5),
+                            6 => format!("retrying request {n} attempt {} of 3 reason=timeout", n % 3),
+                            _ => format!("worker {} processed job {n} in {}.{}s", n % 16, n % 9, n % 100),
+                        };
+                        r
+                    })
+                    .collect()
+            })
+            .collect();
+        for services in [0, 2_000, 0, 2_000] {
+            let dir = tempfile::tempdir().unwrap();
+            let config = StoreConfig { pattern_services: services, durability: Durability::Buffered, ..StoreConfig::new(dir.path()) };
+            let store = Store::open(config).unwrap();
+            wait_ready(&store);
+            let started = Instant::now();
+            for batch in batches.clone() {
+                store.write_blocking(batch, vec![]).unwrap();
+            }
+            let elapsed = started.elapsed();
+            println!(
+                "pattern_services={services:>5}: {:>9.0} records/s through the writer ({} records)",
+                400_000.0 / elapsed.as_secs_f64(),
+                400_000
+            );
+        }
     }
 
     #[test]
