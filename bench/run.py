@@ -260,6 +260,31 @@ def run_peer(name: str, data_path: str, work: str, spec_path: str, timeout: floa
 
 # ----- Q6: root cause --------------------------------------------------------------------------
 
+def run_miner(binary: str, data_path: str, work: str, runs: int) -> dict:
+    """Throughput of the pattern miner: `trawl patterns --summary` over every record's message
+    (extracted to a text file first, one message per line, not timed)."""
+    path = os.path.join(work, "messages.txt")
+    n = 0
+    with open(data_path, encoding="utf-8") as src, open(path, "w", encoding="utf-8") as out:
+        for line in src:
+            message = json.loads(line).get("message", "")
+            out.write(message.split("\n", 1)[0].replace("\r", " ") + "\n")
+            n += 1
+    walls, cpus, patterns = [], [], None
+    for _ in range(runs):
+        started = time.perf_counter()
+        before = os.times()
+        done = subprocess.run([binary, "patterns", "--summary", path], capture_output=True, text=True, env=trawl_engine.clean_env())
+        after = os.times()
+        if done.returncode != 0:
+            raise RuntimeError(f"trawl patterns failed: {done.stderr[-500:]}")
+        walls.append(time.perf_counter() - started)
+        cpus.append((after.children_user - before.children_user) + (after.children_system - before.children_system))
+        patterns = sum(1 for line in done.stdout.splitlines() if line.strip())
+    os.remove(path)
+    return {"messages": n, "wall_s": walls, "cpu_s": cpus, "patterns": patterns}
+
+
 def run_q6(binary: str, work: str, runs: int, rate: float, seconds: int, services: int) -> dict:
     data_dir = os.path.join(work, "q6", "data")
     log_dir = os.path.join(work, "q6", "logs")
@@ -643,6 +668,17 @@ def render_markdown(report: dict) -> str:
                      "No peer can express it (it needs the spans of each trace assembled into a tree).\n")
         else:
             L.append(f"failed: {q6.get('error')}\n")
+    miner = report.get("miner")
+    if miner:
+        L.append("## Pattern miner (trawl only)\n")
+        if miner.get("wall_s"):
+            wall, cpu = median(miner["wall_s"]), statistics.mean(miner["cpu_s"])
+            L.append(f"`trawl patterns --summary` over the {miner['messages']:,} messages of the data set (first lines, one per "
+                     f"line, read from a file): {miner['patterns']:,} patterns in {wall:.2f} s wall, {cpu:.2f} s CPU — "
+                     f"**{miner['messages'] / max(cpu, 1e-9) / 1e6:.2f} M messages per CPU-second** "
+                     f"({miner['messages'] / max(wall, 1e-9) / 1e6:.2f} M/s wall, reading and printing included).\n")
+        else:
+            L.append(f"failed: {miner.get('error')}\n")
     prof = report["results"].get("trawl", {}).get("profile")
     if prof and "error" not in prof:
         L.append("## Profile of the trawl server during the query loops\n")
@@ -796,6 +832,10 @@ def main(argv=None) -> int:
             q6 = run_q6(binary, work, args.runs, args.q6_rate, args.q6_seconds, args.services)
         except Exception as e:
             q6 = {"ok": False, "error": f"{type(e).__name__}: {e}"}
+    try:
+        miner = run_miner(binary, data_path, work, args.runs)
+    except Exception as e:
+        miner = {"error": f"{type(e).__name__}: {e}"}
     checks = check_answers(results, args.runs)
     summary = summarize(results, checks, args.records, meta["bytes"])
     machine["load_average_end"] = os.getloadavg()
@@ -805,7 +845,7 @@ def main(argv=None) -> int:
         "versions": versions(binary, args.peer_list), "peers": args.peer_list, "runs": args.runs,
         "settings": {"batch_size": args.batch_size, "concurrency": args.concurrency},
         "data": {k: meta[k] for k in ("records", "services", "seed", "bytes", "generate_s", "n_phrase", "n_errors") if k in meta},
-        "spec": spec, "checks": checks, "summary": summary, "ratios": ratios(summary, checks), "q6": q6,
+        "spec": spec, "checks": checks, "summary": summary, "ratios": ratios(summary, checks), "q6": q6, "miner": miner,
         "results": {e: {k: v for k, v in r.items() if k != "queries"} | ({"queries": {q: {k: v for k, v in qr.items() if k != "answers"} for q, qr in r["queries"].items()}} if "queries" in r else {})
                     for e, r in results.items()},
     }

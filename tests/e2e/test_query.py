@@ -211,3 +211,31 @@ def test_cli_query_formats(loaded, trawl_bin):
         capture_output=True, text=True, env=env, timeout=60).stdout
     bad = subprocess.run([str(trawl_bin), "query", "| nope"], capture_output=True, text=True, env=env, timeout=60)
     assert bad.returncode != 0 and 'unknown pipe "nope"' in bad.stderr
+
+
+def test_sql_over_logs_with_the_time_range(loaded):
+    a = ok(loaded, "SELECT service, count(*) AS n FROM logs GROUP BY service ORDER BY service")
+    assert a["kind"] == "table"
+    assert a["rows"] == [["checkout", 1334], ["payment", 1333], ["web", 1333]]
+    assert [c["name"] for c in a["columns"]] == ["service", "n"]
+    # The request's range bounds the tables; segments outside it are not read.
+    a = ok(loaded, "select count(*) as n from logs where level = 'ERROR'",
+           start="2026-11-21T10:00:00Z", end="2026-11-21T10:09:59Z")
+    assert a["rows"] == [[60]]
+    a = ok(loaded, "WITH r AS (SELECT attr(attributes, 'user.id') AS u FROM logs) SELECT count(DISTINCT u) FROM r")
+    assert a["rows"] == [[37]]
+    a = ok(loaded, "SELECT max(time) AS newest FROM logs")
+    assert a["rows"] == [["2026-11-21T11:06:39Z"]]
+    assert ok(loaded, "select count(*) from spans")["rows"] == [[0]]
+
+
+def test_sql_is_read_only(loaded):
+    for bad in ("CREATE TABLE x AS SELECT 1", "INSERT INTO logs SELECT * FROM logs", "DROP VIEW logs",
+                "SET datafusion.execution.batch_size = 1"):
+        r = query(loaded, bad)
+        assert r.status_code == 400, (bad, r.text)
+        assert r.json()["error"]["code"] == "invalid_query" or r.json()["error"]["code"] == "invalid_request"
+    r = query(loaded, "SELECT nope FROM logs")
+    assert r.status_code == 400 and "nope" in r.json()["error"]["reason"]
+    # Still serving afterwards.
+    assert ok(loaded, "select 1 as one")["rows"] == [[1]]

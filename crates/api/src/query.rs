@@ -151,6 +151,9 @@ async fn run_query(state: AppState, headers: &HeaderMap, params: QueryParams) ->
             .ok_or_else(|| ApiError::bad_request("invalid_timeout", format!("timeout {t:?} is not a duration such as 5s")))?;
         timeout = timeout.min(std::time::Duration::from_nanos(ns.max(0) as u64));
     }
+    if trawl_query::is_sql(&params.query) {
+        return run_sql(state, headers, params, limit, timeout, started).await;
+    }
     let query = trawl_query::parse(&params.query)?;
     let (start, end) = query.effective_range(
         bound(params.start.as_ref(), "start", 0, now)?,
@@ -180,15 +183,48 @@ async fn run_query(state: AppState, headers: &HeaderMap, params: QueryParams) ->
     .map_err(|e| ApiError::Internal(format!("query task failed: {e}")))??;
     state.metrics.observe_query(started.elapsed().as_secs_f64());
 
+    Ok(query_response(headers, &params.query, start, end, result, started))
+}
+
+/// SQL: planned and run by DataFusion on the reactor's threads, bounded by the timeout, and
+/// cancelled by dropping its future when the client goes away.
+async fn run_sql(
+    state: AppState,
+    headers: &HeaderMap,
+    params: QueryParams,
+    limit: usize,
+    timeout: std::time::Duration,
+    started: Instant,
+) -> Result<Response, ApiError> {
+    let now = now_ns();
+    let start = bound(params.start.as_ref(), "start", 0, now)?;
+    let end = bound(params.end.as_ref(), "end", i64::MAX, now)?;
+    let gate = state.query_gate.clone();
+    let Some(_slot) = gate.enter(timeout).await else {
+        return Err(ApiError::Unavailable("too many queries are running or waiting; retry shortly".into()));
+    };
+    let snapshot = state.store.snapshot();
+    let limits = trawl_query::QueryLimits { timeout, memory_bytes: state.limits.query_memory_bytes };
+    let request = trawl_query::SqlRequest { sql: &params.query, start_ns: start, end_ns: end, limit, limits };
+    let remaining = timeout.saturating_sub(started.elapsed());
+    let result = tokio::time::timeout(remaining, trawl_query::run_sql(&snapshot, &request))
+        .await
+        .map_err(|_| ApiError::from(trawl_query::QueryError::Timeout))??;
+    state.metrics.observe_query(started.elapsed().as_secs_f64());
+    Ok(query_response(headers, &params.query, start, end, result, started))
+}
+
+/// The answer of `/api/v1/query`: JSON with the schema and stats, or NDJSON when asked for.
+fn query_response(headers: &HeaderMap, query: &str, start: i64, end: i64, result: trawl_query::QueryResult, started: Instant) -> Response {
     let wants_ndjson = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|a| a.contains("application/x-ndjson"));
     if wants_ndjson {
-        return Ok(ndjson_response(result));
+        return ndjson_response(result);
     }
     let mut answer = serde_json::json!({
-        "query": params.query,
+        "query": query,
         "start": (start > 0).then(|| format_rfc3339(start)),
         "end": (end < i64::MAX).then(|| format_rfc3339(end)),
         "truncated": result.truncated,
@@ -209,7 +245,7 @@ async fn run_query(state: AppState, headers: &HeaderMap, params: QueryParams) ->
         }
     }
     answer["took_ms"] = serde_json::json!(started.elapsed().as_secs_f64() * 1e3);
-    Ok(Json(answer).into_response())
+    Json(answer).into_response()
 }
 
 /// One JSON object per line: records as `/api/v1/search` gives them, table rows keyed by column.

@@ -16,6 +16,7 @@ mod pipes;
 pub mod plan;
 mod rootcause;
 mod search;
+mod sql;
 mod trace;
 mod value;
 
@@ -28,5 +29,6 @@ pub use parser::parse;
 pub use rootcause::{fetch_traces, root_cause, BaselineKind, RootCauseReport, RootCauseRequest};
 pub use search::{search, SearchRequest, SearchResult, SearchStats};
 pub use pipeline::{run_query, QueryLimits, QueryOutput, QueryRequest, QueryResult, Table};
+pub use sql::{is_sql, run_sql, SqlRequest};
 pub use trace::{find_trace, TraceResult};
 pub use value::{Column, Value};

@@ -48,3 +48,19 @@ fn documented_errors_are_exact() {
         }
     }
 }
+
+#[test]
+fn documented_sql_runs() {
+    let examples = blocks(&doc(), "sql");
+    assert!(examples.len() >= 4);
+    let dir = tempfile::tempdir().unwrap();
+    let store = trawl_storage::Store::open(trawl_storage::StoreConfig::new(dir.path())).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    for sql in examples {
+        assert!(trawl_query::is_sql(&sql), "{sql}");
+        let request = trawl_query::SqlRequest { sql: &sql, start_ns: i64::MIN, end_ns: i64::MAX, limit: 10, limits: trawl_query::QueryLimits::default() };
+        if let Err(e) = runtime.block_on(trawl_query::run_sql(&store.snapshot(), &request)) {
+            panic!("documented SQL {sql:?} fails: {e}");
+        }
+    }
+}

@@ -83,7 +83,8 @@ fn timestamps(it: impl Iterator<Item = i64>) -> ArrayRef {
     Arc::new(TimestampNanosecondArray::from_iter_values(it).with_timezone("UTC"))
 }
 
-fn record_batch(records: &[&Record]) -> Result<RecordBatch, StoreError> {
+/// Records as one Arrow batch in the segment schema ([`record_schema`]).
+pub fn record_batch(records: &[&Record]) -> Result<RecordBatch, StoreError> {
     let columns: Vec<ArrayRef> = vec![
         timestamps(records.iter().map(|r| r.time_ns)),
         timestamps(records.iter().map(|r| r.observed_time_ns)),
@@ -102,7 +103,8 @@ fn record_batch(records: &[&Record]) -> Result<RecordBatch, StoreError> {
     RecordBatch::try_new(record_schema(), columns).map_err(|e| StoreError::Internal(e.to_string()))
 }
 
-fn span_batch(spans: &[&Span]) -> Result<RecordBatch, StoreError> {
+/// Spans as one Arrow batch in the segment schema ([`span_schema`]).
+pub fn span_batch(spans: &[&Span]) -> Result<RecordBatch, StoreError> {
     let events = |s: &&Span| {
         serde_json::Value::Array(
             s.events
