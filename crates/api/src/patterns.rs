@@ -7,7 +7,6 @@ use std::time::Instant;
 
 use axum::extract::{Query, State};
 use axum::Json;
-use serde::Deserialize;
 use trawl_model::{format_rfc3339, now_ns};
 use trawl_query::{QueryOutput, Table, Value};
 
@@ -17,14 +16,8 @@ use crate::{ApiError, AppState};
 /// Default window when `start` is not given: the last hour.
 const DEFAULT_WINDOW_NS: i64 = 3_600_000_000_000;
 
-#[derive(Debug, Deserialize)]
-pub struct PatternsParams {
-    #[serde(default)]
-    pub query: String,
-    pub start: Option<serde_json::Value>,
-    pub end: Option<serde_json::Value>,
-    pub limit: Option<usize>,
-}
+/// The same parameters as a search.
+pub type PatternsParams = crate::query::SearchParams;
 
 /// The patterns of the matches of `query` in `start..=end` (default: the last hour), most
 /// frequent first, with for each `new` (absent from the previous window of the same length)
@@ -62,9 +55,7 @@ pub async fn patterns(
 
     let timeout = state.limits.query_timeout;
     let gate = state.query_gate.clone();
-    let Some(_slot) = gate.enter(timeout).await else {
-        return Err(ApiError::Unavailable("too many queries are running or waiting; retry shortly".into()));
-    };
+    let _slot = crate::query::query_slot(&gate, timeout).await?;
     let cancel = Arc::new(AtomicBool::new(false));
     let _guard = CancelOnDrop(cancel.clone());
     let store = state.store.clone();

@@ -136,6 +136,11 @@ impl Drop for CancelOnDrop {
     }
 }
 
+/// A running-query slot, waiting at most `patience`; 503 with `Retry-After` when none frees up.
+pub(crate) async fn query_slot(gate: &crate::state::QueryGate, patience: std::time::Duration) -> Result<tokio::sync::SemaphorePermit<'_>, ApiError> {
+    gate.enter(patience).await.ok_or_else(|| ApiError::Unavailable("too many queries are running or waiting; retry shortly".into()))
+}
+
 /// `/api/v1/query`: the search part and pipes, under the time, memory and concurrency limits.
 async fn run_query(state: AppState, headers: &HeaderMap, params: QueryParams) -> Result<Response, ApiError> {
     let started = Instant::now();
@@ -161,9 +166,7 @@ async fn run_query(state: AppState, headers: &HeaderMap, params: QueryParams) ->
         now,
     );
     let gate = state.query_gate.clone();
-    let Some(_slot) = gate.enter(timeout).await else {
-        return Err(ApiError::Unavailable("too many queries are running or waiting; retry shortly".into()));
-    };
+    let _slot = query_slot(&gate, timeout).await?;
     let cancel = Arc::new(AtomicBool::new(false));
     let _guard = CancelOnDrop(cancel.clone());
     let store = state.store.clone();
@@ -200,9 +203,7 @@ async fn run_sql(
     let start = bound(params.start.as_ref(), "start", 0, now)?;
     let end = bound(params.end.as_ref(), "end", i64::MAX, now)?;
     let gate = state.query_gate.clone();
-    let Some(_slot) = gate.enter(timeout).await else {
-        return Err(ApiError::Unavailable("too many queries are running or waiting; retry shortly".into()));
-    };
+    let _slot = query_slot(&gate, timeout).await?;
     let snapshot = state.store.snapshot();
     let limits = trawl_query::QueryLimits { timeout, memory_bytes: state.limits.query_memory_bytes };
     let request = trawl_query::SqlRequest { sql: &params.query, start_ns: start, end_ns: end, limit, limits };

@@ -182,26 +182,7 @@ impl Parser {
     }
 
     pub(crate) fn parse_quoted(&mut self) -> Result<String, QueryError> {
-        let open = self.pos;
-        self.pos += 1;
-        let mut out = String::new();
-        loop {
-            match self.peek() {
-                None => return Err(self.error_at(open, "unclosed quote")),
-                Some('"') => {
-                    self.pos += 1;
-                    return Ok(out);
-                }
-                Some('\\') if self.chars.get(self.pos + 1).is_some() => {
-                    out.push(self.chars[self.pos + 1]);
-                    self.pos += 2;
-                }
-                Some(c) => {
-                    out.push(c);
-                    self.pos += 1;
-                }
-            }
-        }
+        self.quoted('"')
     }
 
     /// A run of characters up to whitespace, a parenthesis or a quote.

@@ -165,7 +165,8 @@ impl Parser {
         Ok(Tokens { toks, i: 0, end: self.pos })
     }
 
-    fn quoted(&mut self, quote: char) -> Result<String, QueryError> {
+    /// The text between `quote` and its closing match; a backslash keeps the next character.
+    pub(crate) fn quoted(&mut self, quote: char) -> Result<String, QueryError> {
         let open = self.pos;
         self.pos += 1;
         let mut out = String::new();
