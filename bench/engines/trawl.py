@@ -184,7 +184,7 @@ class Queries:
         return self._rids(self.server.search(QUERY_TEXT["q2"], LIMIT))
 
     def q3(self):
-        answer = self.server.query(QUERY_TEXT["q3"], 10_000)
+        answer = self.server.query(QUERY_TEXT["q3"], 100_000)
         self.last_took_ms = answer.get("took_ms")
         rows = [[s, _epoch_s(t), int(c)] for s, t, c in answer["rows"]]
         return sorted(rows)

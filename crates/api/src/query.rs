@@ -145,7 +145,7 @@ pub(crate) async fn query_slot(gate: &crate::state::QueryGate, patience: std::ti
 async fn run_query(state: AppState, headers: &HeaderMap, params: QueryParams) -> Result<Response, ApiError> {
     let started = Instant::now();
     let now = now_ns();
-    let max = state.limits.max_search_limit;
+    let max = state.limits.max_query_rows;
     let limit = params.limit.unwrap_or(1_000);
     if limit > max {
         return Err(ApiError::bad_request("invalid_limit", format!("limit {limit} exceeds the maximum of {max}")));

@@ -14,6 +14,8 @@ pub struct Limits {
     pub max_decompressed_bytes: usize,
     /// Most records a search may return.
     pub max_search_limit: usize,
+    /// Most rows `/api/v1/query` may return (aggregate rows are small; records count too).
+    pub max_query_rows: usize,
     /// Queries running at once; more wait in a queue.
     pub max_concurrent_queries: usize,
     /// Queries waiting for a slot; beyond this, 503 with `Retry-After`.
@@ -30,6 +32,7 @@ impl Default for Limits {
             max_body_bytes: 16 * 1024 * 1024,
             max_decompressed_bytes: 64 * 1024 * 1024,
             max_search_limit: 10_000,
+            max_query_rows: 100_000,
             max_concurrent_queries: 4,
             max_queued_queries: 64,
             query_timeout: std::time::Duration::from_secs(30),
