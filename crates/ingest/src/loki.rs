@@ -30,6 +30,7 @@ use trawl_model::{
     parse_time_value, AttrValue, Attributes, Level, Record, MAX_FIELDS, MAX_RECORD_BYTES,
 };
 
+use crate::ndjson::json_kind;
 use crate::normalize::finish_record;
 use crate::{Batch, IngestError};
 
@@ -724,17 +725,6 @@ fn proto_time(t: Timestamp) -> Result<i64, String> {
 
 fn lossy(bytes: Vec<u8>) -> String {
     String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
-}
-
-fn json_kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 /// At most 64 characters of a JSON value, for reasons.

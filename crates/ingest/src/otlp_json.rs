@@ -5,6 +5,7 @@
 //! strings or numbers, enums as numbers or names. Problems in the envelope (above a single log
 //! record or span) fail the request; a problem inside one log record or span rejects only it.
 
+use crate::ndjson::json_kind as kind;
 use opentelemetry_proto::tonic::common::v1::{
     any_value, AnyValue, ArrayValue, InstrumentationScope, KeyValue, KeyValueList,
 };
@@ -314,16 +315,6 @@ fn snake_case(camel: &str) -> String {
     out
 }
 
-fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
 
 /// At most 64 characters of a value, for reasons.
 fn short(text: &str) -> String {
