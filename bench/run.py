@@ -6,6 +6,7 @@ trawl figure next to the peers of the same run, as a ratio to the best peer.
 
     python3 bench/run.py                      # 1M records, 50 services, every peer
     python3 bench/run.py --records 10000000   # 10M
+    python3 bench/run.py --records 1M,10M     # both, one after the other, and how each query scales
     python3 bench/run.py --quick --peers duckdb,sqlite,ripgrep   # smoke test of the suite
 
 See bench/README.md for what is measured and how each peer is configured. Exit code 0 means every
@@ -44,6 +45,7 @@ QUICK_PEERS = ["duckdb", "sqlite", "ripgrep"]
 ANALYSIS_START = "<!-- analysis:start -->"
 ANALYSIS_END = "<!-- analysis:end -->"
 EXPECTED_Q6 = ("payment-service", "POST third-party-payment-api /v1/charges")
+SCALING_TARGET = 3.0  # the issue's target: at 10M records each query takes at most 3x its 1M time
 
 
 def log(msg: str) -> None:
@@ -489,6 +491,42 @@ def ratios(summary: dict, checks: dict) -> dict:
     return out
 
 
+def scaling(sizes: list[dict], engines: list[str]) -> dict:
+    """How each figure grows with the data: per query and engine, the median wall time at the
+    largest size ÷ that at the smallest (None where the engine failed, disagreed or cannot express
+    the query at either size; trawl's is held against SCALING_TARGET), and ingest records/s and
+    bytes/record at each size."""
+    small = min(sizes, key=lambda one: one["records"])
+    large = max(sizes, key=lambda one: one["records"])
+    queries = {}
+    for q in QUERIES:
+        per = {}
+        for e in engines:
+            a, b = _wall_ms(small, q, e), _wall_ms(large, q, e)
+            per[e] = None if a is None or b is None else {"small_ms": a, "large_ms": b, "ratio": b / max(a, 1e-9)}
+            if e == "trawl" and per[e]:
+                per[e]["within_target"] = per[e]["ratio"] <= SCALING_TARGET
+        queries[q] = per
+    ingest = {}
+    for e in engines:
+        if e == "ripgrep":  # loads nothing
+            continue
+        ingest[e] = []
+        for one in sizes:
+            v = one["summary"]["ingest"].get(e)
+            ingest[e].append(v and {"records": one["records"], "records_per_s": v["records_per_s"], "bytes_per_record": v["bytes_per_record"]})
+    return {"records": [one["records"] for one in sizes], "small": small["records"], "large": large["records"],
+            "target": SCALING_TARGET, "queries": queries, "ingest": ingest,
+            "raw_bytes_per_record": [one["summary"]["raw_bytes_per_record"] for one in sizes]}
+
+
+def _wall_ms(one: dict, q: str, engine: str) -> float | None:
+    v = one["summary"]["queries"][q].get(engine)
+    if not v or not v.get("supported") or engine in one["checks"][q]["bad"]:
+        return None
+    return v["wall_ms"]
+
+
 def fmt_ratio(r: float | None) -> str:
     if r is None:
         return "–"
@@ -567,10 +605,58 @@ def versions(binary: str, peers: list[str]) -> dict:
 
 
 def render_markdown(report: dict) -> str:
-    s = report["summary"]
-    ratios_ = report["ratios"]
-    engines = ["trawl"] + [p for p in report["peers"]]
+    """RESULTS.md: for one size its Ingest and Queries sections; for several sizes, those of each
+    under a heading naming the size, then the Scaling section."""
     L = []
+    _md_head(L, report)
+    if "sizes" not in report:
+        d = report["data"]
+        L.append(f"**Data:** `bench/gen_logs.py --records {d['records']} --services {d['services']} --seed {d['seed']}`: "
+                 f"{d['records']:,} records, {d['bytes'] / 2**20:,.0f} MiB of NDJSON ({d['bytes'] / d['records']:.0f} bytes/record), "
+                 f"{d['services']} services, 24 h; trace ids shared by 3–8 services, "
+                 f"{d['n_phrase']:,} records with 결제 실패, {d['n_errors']:,} ERROR records, multi-line stack traces.\n")
+        _md_ratios_note(L)
+        _md_ingest(L, report, "##")
+        _md_queries(L, report, "##")
+        _md_q6_miner(L, report)
+        _md_profile(L, report, "##")
+    else:
+        d = report["sizes"][0]["data"]
+        L.append(f"**Data:** `bench/gen_logs.py --records N --services {d['services']} --seed {d['seed']}` for N = "
+                 + _and([f"{one['records']:,}" for one in report["sizes"]])
+                 + f" (in that order, a section each below): {d['services']} services, 24 h; trace ids shared by 3–8 "
+                 "services, multi-line stack traces.\n")
+        _md_ratios_note(L)
+        for one in report["sizes"]:
+            r = report | one
+            d = one["data"]
+            took = one["elapsed_s"]
+            L.append(f"## {d['records']:,} records\n")
+            L.append(f"`bench/gen_logs.py --records {d['records']} --services {d['services']} --seed {d['seed']}`: "
+                     f"{d['bytes'] / 2**20:,.0f} MiB of NDJSON ({d['bytes'] / d['records']:.0f} bytes/record), "
+                     f"{d['n_phrase']:,} records with 결제 실패, {d['n_errors']:,} ERROR records; this size took "
+                     + (f"{took / 60:.0f} min" if took >= 120 else f"{took:.0f} s") + ".\n")
+            _md_ingest(L, r, "###")
+            _md_queries(L, r, "###")
+            _md_profile(L, r, "###")
+        _md_scaling(L, report)
+        _md_q6_miner(L, report)
+    L.append("## Peers\n")
+    for p in report["peers"]:
+        L.append(f"- **{p}**: {module(p).CONFIG}")
+    L.append("")
+    failures = []
+    for one in report.get("sizes", [report]):
+        at = f" at {one['records']:,} records" if "sizes" in report else ""
+        failures += [f"- {e}{at}: {r.get('error')}" for e, r in one["results"].items() if not r.get("ok")]
+    if failures:
+        L.append("## Failures\n")
+        L.extend(failures)
+        L.append("")
+    return "\n".join(L)
+
+
+def _md_head(L: list, report: dict) -> None:
     L.append("# trawl benchmark results\n")
     took = report["elapsed_s"]
     L.append(f"Run on {report['date']} with `{report['command']}` (took {took / 60:.0f} min).\n" if took >= 120 else
@@ -581,15 +667,18 @@ def render_markdown(report: dict) -> str:
              f"(the machine is shared: each figure comes from {report['runs']} timed run(s) after one warm-up run, "
              f"and ratios of engines measured in the same run).\n")
     L.append("**Versions:** " + "; ".join(f"{k}: {v}" for k, v in report["versions"].items()) + ".\n")
-    d = report["data"]
-    L.append(f"**Data:** `bench/gen_logs.py --records {d['records']} --services {d['services']} --seed {d['seed']}`: "
-             f"{d['records']:,} records, {d['bytes'] / 2**20:,.0f} MiB of NDJSON ({d['bytes'] / d['records']:.0f} bytes/record), "
-             f"{d['services']} services, 24 h; trace ids shared by 3–8 services, "
-             f"{d['n_phrase']:,} records with 결제 실패, {d['n_errors']:,} ERROR records, multi-line stack traces.\n")
+
+
+def _md_ratios_note(L: list) -> None:
     L.append("Ratios are trawl ÷ best peer of the same run, so below 1 means trawl is better (for records/s the "
              "ratio is of seconds per record). A peer whose answer disagreed is not a candidate for best peer.\n")
 
-    L.append("## Ingest\n")
+
+def _md_ingest(L: list, report: dict, h: str) -> None:
+    s = report["summary"]
+    ratios_ = report["ratios"]
+    engines = ["trawl"] + report["peers"]
+    L.append(f"{h} Ingest\n")
     L.append("| engine | load time | records/s | CPU s per 1M records | bytes on disk per record | peak RSS |")
     L.append("|---|---:|---:|---:|---:|---:|")
     for e in engines:
@@ -616,7 +705,12 @@ def render_markdown(report: dict) -> str:
                  f"directory (segments, indexes, metastore, WAL); peak RSS is the process's high-water mark (for "
                  f"peers, the worker process including the Python interpreter).\n")
 
-    L.append("## Queries\n")
+
+def _md_queries(L: list, report: dict, h: str) -> None:
+    s = report["summary"]
+    ratios_ = report["ratios"]
+    engines = ["trawl"] + report["peers"]
+    L.append(f"{h} Queries\n")
     L.append("Wall time in ms (median of the timed runs), CPU time in ms in parentheses (mean of the timed runs; for "
              "trawl the server's CPU plus the client's, which sends the query over HTTP and decodes the JSON records; "
              "for the peers their whole process, for ripgrep `rg` plus the Python that parses its output).\n")
@@ -651,6 +745,9 @@ def render_markdown(report: dict) -> str:
         L.append("trawl queries: " + "; ".join(f"{q.upper()} `{v['query']}`" for q, v in tq.items() if v.get("supported"))
                  + " (Q1 with `limit` 10,000 and the answer reversed: search answers newest first). Server-side `took_ms`: "
                  + ", ".join(f"{q.upper()} {fmt_ms(s['queries'][q]['trawl'].get('server_took_ms'))} ms" for q in tq if tq[q].get("supported")) + ".\n")
+
+
+def _md_q6_miner(L: list, report: dict) -> None:
     q6 = report.get("q6")
     if q6:
         L.append("## Q6 root cause (trawl only)\n")
@@ -679,24 +776,63 @@ def render_markdown(report: dict) -> str:
                      f"({miner['messages'] / max(wall, 1e-9) / 1e6:.2f} M/s wall, reading and printing included).\n")
         else:
             L.append(f"failed: {miner.get('error')}\n")
+
+
+def _md_profile(L: list, report: dict, h: str) -> None:
     prof = report["results"].get("trawl", {}).get("profile")
     if prof and "error" not in prof:
-        L.append("## Profile of the trawl server during the query loops\n")
+        L.append(f"{h} Profile of the trawl server during the query loops\n")
         L.append("`perf record -F 999 -g -p PID` while each query ran in a loop (after the timed runs); self time.\n")
         for q, v in prof.items():
             L.append(f"- {q.upper()} ({v['runs']} runs): " + ", ".join(f"`{sym}` {pct}" for pct, sym in v["top"][:8]))
         L.append("")
-    L.append("## Peers\n")
-    for p in report["peers"]:
-        L.append(f"- **{p}**: {module(p).CONFIG}")
+
+
+def _md_scaling(L: list, report: dict) -> None:
+    sc = report["scaling"]
+    small, large = sc["small"], sc["large"]
+    label = f"{size_label(large)} ÷ {size_label(small)}"
+    engines = ["trawl"] + report["peers"]
+    L.append("## Scaling\n")
+    L.append(f"Per query and engine, the median wall time at {large:,} records divided by that at {small:,} records "
+             f"({label}: {large / small:g}× the data), from the tables above. The issue's target: at 10M records each "
+             f"query of trawl takes at most {sc['target']:g}× its 1M time (✓ within it, ✗ over it)"
+             + ("" if (small, large) == (1_000_000, 10_000_000) else
+                f"; it is stated for 1M → 10M, and these sizes are held against the same {sc['target']:g}×")
+             + ". n/a: the engine failed, disagreed or cannot express the query at one of the sizes.\n")
+    L.append(f"| query ({label}) | " + " | ".join(engines) + f" | trawl wall ms, {size_label(small)} → {size_label(large)} |")
+    L.append("|---|" + "---:|" * len(engines) + "---:|")
+    for q in QUERIES:
+        per = sc["queries"][q]
+        t = per.get("trawl")
+        L.append(f"| {QUERY_TITLES[q]} | " + " | ".join(_scaling_cell(per.get(e), e == "trawl") for e in engines)
+                 + f" | {fmt_ms(t['small_ms']) + ' → ' + fmt_ms(t['large_ms']) if t else 'n/a'} |")
     L.append("")
-    failures = {e: r.get("error") for e, r in report["results"].items() if not r.get("ok")}
-    if failures:
-        L.append("## Failures\n")
-        for e, err in failures.items():
-            L.append(f"- {e}: {err}")
-        L.append("")
-    return "\n".join(L)
+    labels = [size_label(n) for n in sc["records"]]
+    L.append("Ingest at each size (n/a: the engine failed at that size):\n")
+    L.append("| engine | " + " | ".join(f"records/s at {x}" for x in labels) + " | "
+             + " | ".join(f"bytes on disk per record at {x}" for x in labels) + " |")
+    L.append("|---|" + "---:|" * (2 * len(labels)))
+    for e, per in sc["ingest"].items():
+        L.append(f"| {e} | " + " | ".join("n/a" if v is None else f"{v['records_per_s']:,.0f}" for v in per) + " | "
+                 + " | ".join("n/a" if v is None else f"{v['bytes_per_record']:.1f}" for v in per) + " |")
+    L.append("| raw NDJSON | " + " | ".join("–" for _ in labels) + " | "
+             + " | ".join(f"{b:.1f}" for b in sc["raw_bytes_per_record"]) + " |")
+    L.append("")
+
+
+def _scaling_cell(v: dict | None, trawl: bool) -> str:
+    if v is None:
+        return "n/a"
+    r = v["ratio"]
+    cell = f"{r:.2f}×" if r < 10 else f"{r:.0f}×"
+    if trawl:
+        cell += " ✓" if v["within_target"] else " ✗"
+    return cell
+
+
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def _ratio_cell(ratios_: dict, key: str) -> str:
@@ -742,7 +878,25 @@ def print_tables(report: dict) -> None:
                 print(f"  trawl ÷ best peer ({key[:-3]}): {fmt_ratio(r['ratio'])} vs {r['best_peer']}")
         for p in c["problems"]:
             print(f"  ! {p}")
-    q6 = report.get("q6")
+
+
+def print_scaling(report: dict) -> None:
+    sc = report["scaling"]
+    small, large = size_label(sc["small"]), size_label(sc["large"])
+    engines = ["trawl"] + report["peers"]
+    print(f"\nscaling: wall time at {large} ÷ at {small} (trawl's target: at most {sc['target']:g}×)")
+    print(f"{'query':<26}" + "".join(f"{e:>14}" for e in engines))
+    for q in QUERIES:
+        cells = [_scaling_cell(sc["queries"][q].get(e), e == "trawl") for e in engines]
+        print(f"{QUERY_TITLES[q][:25]:<26}" + "".join(f"{x:>14}" for x in cells))
+    labels = [size_label(n) for n in sc["records"]]
+    print(f"{'ingest':<12}" + "".join(f"{'rec/s ' + x:>14}" for x in labels) + "".join(f"{'B/rec ' + x:>12}" for x in labels))
+    for e, per in sc["ingest"].items():
+        print(f"{e:<12}" + "".join(f"{'n/a' if v is None else format(v['records_per_s'], ',.0f'):>14}" for v in per)
+              + "".join(f"{'n/a' if v is None else format(v['bytes_per_record'], '.1f'):>12}" for v in per))
+
+
+def print_q6(q6: dict | None) -> None:
     if q6 and q6.get("wall_s"):
         print(f"\nQ6 root cause (trawl): {fmt_ms(median(q6['wall_s']) * 1e3)} ms over {q6['sent'].get('spans', 0):,} spans, "
               f"top cause {q6['top_cause']['service']} / {q6['top_cause']['operation']} ({'ok' if q6['ok'] else 'WRONG'})")
@@ -753,9 +907,38 @@ def print_tables(report: dict) -> None:
 
 # ----- main ------------------------------------------------------------------------------------
 
+def parse_sizes(text: str) -> list[int]:
+    """`1000000`, `1M`, `100k` or a comma-separated list of them, in the order given."""
+    sizes = []
+    for item in text.split(","):
+        item = item.strip().replace("_", "")
+        factor = {"k": 1_000, "m": 1_000_000}.get(item[-1:].lower(), 1)
+        number = item[:-1] if factor > 1 else item
+        try:
+            n = float(number) * factor if "." in number else int(number) * factor
+        except ValueError:
+            raise ValueError(f"{item!r} is not a number of records (e.g. 1000000, 1M, 100k)") from None
+        if n != int(n) or n <= 0:
+            raise ValueError(f"{item!r} is not a positive whole number of records")
+        if int(n) in sizes:
+            raise ValueError(f"{int(n):,} records given twice")
+        sizes.append(int(n))
+    return sizes
+
+
+def size_label(n: int) -> str:
+    """1M, 10M, 100k: a size as a column heading."""
+    if n >= 1_000_000 and n % 10_000 == 0:
+        return f"{n / 1e6:g}M"
+    if n >= 1_000 and n % 10 == 0:
+        return f"{n / 1e3:g}k"
+    return f"{n:,}"
+
+
 def parse_args(argv):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--records", type=int, help="records to generate (default 1,000,000; --quick: 100,000)")
+    ap.add_argument("--records", help="records to generate: a number (suffixes k and M: 100k, 1M) or a comma-separated list "
+                    "of them, run in turn into one report with a scaling table (e.g. 1M,10M; default 1M; --quick: 100k)")
     ap.add_argument("--services", type=int, default=50)
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--quick", action="store_true", help="100k records, one run, a small Q6: a smoke test of the suite")
@@ -774,7 +957,10 @@ def parse_args(argv):
     ap.add_argument("--profile", action="store_true", help="perf-record the trawl server during extra query loops")
     ap.add_argument("--peer-timeout", type=float, default=3600, help="seconds a peer may take per phase")
     args = ap.parse_args(argv)
-    args.records = args.records or (100_000 if args.quick else 1_000_000)
+    try:
+        args.sizes = parse_sizes(args.records) if args.records else [100_000 if args.quick else 1_000_000]
+    except ValueError as e:
+        ap.error(f"--records: {e}")
     args.runs = args.runs or (1 if args.quick else 5)
     args.q6_rate = args.q6_rate or (200 if args.quick else 2000)
     args.q6_seconds = args.q6_seconds or (8 if args.quick else 90)
@@ -796,15 +982,10 @@ def parse_args(argv):
     return args
 
 
-def main(argv=None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    args = parse_args(argv)
-    started = time.perf_counter()
-    command = "python3 bench/run.py" + ("" if not argv else " " + " ".join(_portable_path(shlex.quote(a)) for a in argv))
-    machine = machine_info()
-    install(args.peer_list, not args.no_install)
-    binary = os.path.abspath(args.trawl_bin) if args.trawl_bin else build_trawl()
-    data_path, meta = generate(args.data_dir, args.records, args.services, args.seed)
+def run_size(args, binary: str, records: int, work: str) -> tuple[str, dict, dict, dict]:
+    """One size: its data (generated unless cached), loaded into trawl and every peer, the queries
+    run on each. Returns the data file, its metadata, the query parameters and the raw results."""
+    data_path, meta = generate(args.data_dir, records, args.services, args.seed)
     n_phrase = n_errors = 0
     with open(data_path, encoding="utf-8") as f:
         for line in f:
@@ -813,59 +994,118 @@ def main(argv=None) -> int:
             if "결제 실패" in line:
                 n_phrase += 1
     meta.update(n_phrase=n_phrase, n_errors=n_errors)
-    spec = make_spec(data_path, args.records, args.services, args.runs)
-    work = os.path.join(args.data_dir, "run")
+    spec = make_spec(data_path, records, args.services, args.runs)
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
     spec_path = os.path.join(work, "spec.json")
     with open(spec_path, "w") as f:
         json.dump(spec, f)
-
-    results = {"trawl": run_trawl(binary, data_path, args.records, work, spec, args)}
+    results = {"trawl": run_trawl(binary, data_path, records, work, spec, args)}
     for p in args.peer_list:
         results[p] = run_peer(p, data_path, work, spec_path, args.peer_timeout)
         if not results[p]["ok"]:
             log(f"{p} failed: {results[p]['error']}")
-    q6 = None
-    if not args.skip_q6:
-        try:
-            q6 = run_q6(binary, work, args.runs, args.q6_rate, args.q6_seconds, args.services)
-        except Exception as e:
-            q6 = {"ok": False, "error": f"{type(e).__name__}: {e}"}
-    try:
-        miner = run_miner(binary, data_path, work, args.runs)
-    except Exception as e:
-        miner = {"error": f"{type(e).__name__}: {e}"}
-    checks = check_answers(results, args.runs)
-    summary = summarize(results, checks, args.records, meta["bytes"])
+    return data_path, meta, spec, results
+
+
+def size_report(records: int, elapsed_s: float, meta: dict, spec: dict, results: dict, runs: int) -> dict:
+    """The figures of one size (answers dropped once checked): what the Ingest and Queries
+    sections are made of."""
+    checks = check_answers(results, runs)
+    summary = summarize(results, checks, records, meta["bytes"])
+    failures = [e for e, r in results.items() if not r.get("ok")]
+    return {
+        "records": records, "elapsed_s": elapsed_s,
+        "data": {k: meta[k] for k in ("records", "services", "seed", "bytes", "generate_s", "n_phrase", "n_errors") if k in meta},
+        "spec": spec, "checks": checks, "summary": summary, "ratios": ratios(summary, checks),
+        "results": {e: {k: v for k, v in r.items() if k != "queries"} | ({"queries": {q: {k: v for k, v in qr.items() if k != "answers"} for q, qr in r["queries"].items()}} if "queries" in r else {})
+                    for e, r in results.items()},
+        "ok": all(c["ok"] for c in checks.values()) and not failures, "failures": failures,
+    }
+
+
+def remove_engine_files(work: str, engines: list[str]) -> None:
+    """The engines' files of a finished size (trawl's data directory, each peer's database), so
+    the next size does not need the disk for both; logs and the workers' JSON stay."""
+    paths = [os.path.join(work, "trawl", "data")] + [os.path.join(work, e) for e in engines if e != "trawl"]
+    freed = sum(dir_bytes(p) for p in paths if os.path.isdir(p))
+    for p in paths:
+        shutil.rmtree(p, ignore_errors=True)
+    log(f"removed the engines' files of this size ({fmt_mb(freed)})")
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse_args(argv)
+    started = time.perf_counter()
+    command = "python3 bench/run.py" + ("" if not argv else " " + " ".join(_portable_path(shlex.quote(a)) for a in argv))
+    machine = machine_info()
+    install(args.peer_list, not args.no_install)
+    binary = os.path.abspath(args.trawl_bin) if args.trawl_bin else build_trawl()
+    work_root = os.path.join(args.data_dir, "run")
+    shutil.rmtree(work_root, ignore_errors=True)
+    os.makedirs(work_root)
+
+    sizes: list[dict] = []
+    q6 = miner = None
+    for i, records in enumerate(args.sizes):
+        if len(args.sizes) > 1:
+            log(f"size {i + 1} of {len(args.sizes)}: {records:,} records")
+        size_started = time.perf_counter()
+        work = os.path.join(work_root, str(records))
+        data_path, meta, spec, results = run_size(args, binary, records, work)
+        if i == 0:
+            # Q6 and the miner do not depend on the size: once, with the first one.
+            if not args.skip_q6:
+                try:
+                    q6 = run_q6(binary, work_root, args.runs, args.q6_rate, args.q6_seconds, args.services)
+                except Exception as e:
+                    q6 = {"ok": False, "error": f"{type(e).__name__}: {e}"}
+            try:
+                miner = run_miner(binary, data_path, work, args.runs)
+            except Exception as e:
+                miner = {"error": f"{type(e).__name__}: {e}"}
+        sizes.append(size_report(records, time.perf_counter() - size_started, meta, spec, results, args.runs))
+        if i + 1 < len(args.sizes):
+            remove_engine_files(work, list(results))
     machine["load_average_end"] = os.getloadavg()
     report = {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "command": command, "elapsed_s": time.perf_counter() - started, "machine": machine,
         "versions": versions(binary, args.peer_list), "peers": args.peer_list, "runs": args.runs,
         "settings": {"batch_size": args.batch_size, "concurrency": args.concurrency},
-        "data": {k: meta[k] for k in ("records", "services", "seed", "bytes", "generate_s", "n_phrase", "n_errors") if k in meta},
-        "spec": spec, "checks": checks, "summary": summary, "ratios": ratios(summary, checks), "q6": q6, "miner": miner,
-        "results": {e: {k: v for k, v in r.items() if k != "queries"} | ({"queries": {q: {k: v for k, v in qr.items() if k != "answers"} for q, qr in r["queries"].items()}} if "queries" in r else {})
-                    for e, r in results.items()},
     }
-    failures = [e for e, r in results.items() if not r.get("ok")]
-    agreed = all(c["ok"] for c in checks.values())
     q6_ok = q6 is None or q6.get("ok", False)
-    report["ok"] = agreed and not failures and q6_ok
-    report["failures"] = failures
-    print_tables(report)
+    if len(sizes) == 1:
+        # One size: the report has the shape it always had.
+        one = sizes[0]
+        report |= {k: one[k] for k in ("data", "spec", "checks", "summary", "ratios")} | {"q6": q6, "miner": miner, "results": one["results"]}
+        report["ok"] = one["ok"] and q6_ok
+        report["failures"] = one["failures"]
+        print_tables(report)
+    else:
+        report |= {"sizes": sizes, "scaling": scaling(sizes, ["trawl"] + args.peer_list), "q6": q6, "miner": miner}
+        report["ok"] = all(one["ok"] for one in sizes) and q6_ok
+        report["failures"] = [{"records": one["records"], "engine": e} for one in sizes for e in one["failures"]]
+        for one in sizes:
+            print(f"\n===== {one['records']:,} records =====")
+            print_tables(report | one)
+        print_scaling(report)
+    print_q6(q6)
     markdown = render_markdown(report)
     results_path = args.results or (os.path.join(args.data_dir, "RESULTS-quick.md") if args.quick else os.path.join(BENCH, "RESULTS.md"))
     write_results(results_path, markdown)
     log(f"wrote {os.path.relpath(results_path, REPO) if results_path.startswith(REPO) else results_path}")
-    for path in filter(None, (os.path.join(work, "report.json"), args.json_out)):
+    for path in filter(None, (os.path.join(work_root, "report.json"), args.json_out)):
         with open(path, "w") as f:
             json.dump(report, f, indent=1, ensure_ascii=False)
     if not report["ok"]:
-        log("FAILED: " + "; ".join([f"{e} failed" for e in failures]
-                                  + [f"{q}: {p}" for q, c in checks.items() for p in c["problems"]]
-                                  + ([] if q6_ok else [f"q6: {q6.get('error')}"])))
+        problems = []
+        for one in sizes:
+            at = f" at {one['records']:,} records" if len(sizes) > 1 else ""
+            problems += [f"{e} failed{at}" for e in one["failures"]]
+            problems += [f"{q}{at}: {p}" for q, c in one["checks"].items() for p in c["problems"]]
+        log("FAILED: " + "; ".join(problems + ([] if q6_ok else [f"q6: {q6.get('error')}"])))
         return 1
     log("every engine agreed on every answer")
     return 0

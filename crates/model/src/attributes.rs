@@ -119,9 +119,133 @@ pub fn attributes_to_json_string(attributes: &Attributes) -> String {
     String::from_utf8(out).unwrap_or_else(|_| "{}".to_string())
 }
 
+/// What [`find_attribute`] learned about one key of a stored attributes object.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FoundAttribute {
+    Value(AttrValue),
+    Absent,
+    /// The text is not what [`attributes_to_json_string`] writes: parse it whole instead.
+    Unsure,
+}
+
+/// Looks one key up in an object written by [`attributes_to_json_string`], without parsing the
+/// other keys or building anything but the value found. The answer is the one the whole object
+/// parsed would give (the last of repeated keys wins); text of another shape (spaces, escapes in
+/// keys, nested values) answers [`FoundAttribute::Unsure`].
+pub fn find_attribute(json: &str, key: &str) -> FoundAttribute {
+    let bytes = json.as_bytes();
+    match bytes {
+        [] => return FoundAttribute::Absent,
+        [b'{', b'}'] => return FoundAttribute::Absent,
+        [b'{', ..] => {}
+        _ => return FoundAttribute::Unsure,
+    }
+    let mut found = None;
+    let mut at = 1;
+    loop {
+        // A key: `"` then text without escapes up to `"`, then `:`.
+        if bytes.get(at) != Some(&b'"') {
+            return FoundAttribute::Unsure;
+        }
+        let Some(len) = bytes[at + 1..].iter().position(|&b| b == b'"' || b == b'\\') else { return FoundAttribute::Unsure };
+        let key_end = at + 1 + len;
+        if bytes[key_end] != b'"' || bytes.get(key_end + 1) != Some(&b':') {
+            return FoundAttribute::Unsure;
+        }
+        let value_at = key_end + 2;
+        // The value: a string (escapes skipped) or a scalar up to `,` or `}`.
+        let value_end = match bytes.get(value_at) {
+            Some(b'"') => {
+                let mut i = value_at + 1;
+                loop {
+                    match bytes.get(i) {
+                        Some(b'"') => break i + 1,
+                        Some(b'\\') => i += 2,
+                        Some(_) => i += 1,
+                        None => return FoundAttribute::Unsure,
+                    }
+                }
+            }
+            Some(b'[' | b'{') | None => return FoundAttribute::Unsure,
+            Some(_) => match bytes[value_at..].iter().position(|&b| b == b',' || b == b'}') {
+                Some(n) => value_at + n,
+                None => return FoundAttribute::Unsure,
+            },
+        };
+        if &json[at + 1..key_end] == key {
+            found = Some((value_at, value_end));
+        }
+        match bytes.get(value_end) {
+            Some(b',') => at = value_end + 1,
+            Some(b'}') if value_end + 1 == bytes.len() => break,
+            _ => return FoundAttribute::Unsure,
+        }
+    }
+    match found {
+        None => FoundAttribute::Absent,
+        Some((from, to)) => scalar_at(&json[from..to]),
+    }
+}
+
+/// The JSON value `text` (one whole value), read the way [`AttrValue::from_json`] reads a parsed
+/// one: the common scalars by hand, anything else through serde_json.
+fn scalar_at(text: &str) -> FoundAttribute {
+    let bytes = text.as_bytes();
+    match bytes {
+        [b'"', inner @ .., b'"'] if !inner.contains(&b'\\') => {
+            return FoundAttribute::Value(AttrValue::Str(text[1..text.len() - 1].to_string()))
+        }
+        [b'-' | b'0'..=b'9', ..] if bytes.iter().all(|b| b.is_ascii_digit() || *b == b'-') => {
+            if let Ok(n) = text.parse::<i64>() {
+                return FoundAttribute::Value(AttrValue::Int(n));
+            }
+        }
+        b"true" => return FoundAttribute::Value(AttrValue::Bool(true)),
+        b"false" => return FoundAttribute::Value(AttrValue::Bool(false)),
+        b"null" => return FoundAttribute::Absent,
+        _ => {}
+    }
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(v) => AttrValue::from_json(&v).map_or(FoundAttribute::Absent, FoundAttribute::Value),
+        Err(_) => FoundAttribute::Unsure,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn find_attribute_agrees_with_a_whole_parse() {
+        let attrs: Attributes = vec![
+            ("a".into(), AttrValue::Str("x,\"b\":1}".into())),
+            ("b".into(), AttrValue::Int(2)),
+            ("c.d".into(), AttrValue::Float(1.5)),
+            ("g".into(), AttrValue::Int(-12)),
+            ("h".into(), AttrValue::Float(1e300)),
+            ("i".into(), AttrValue::Bool(false)),
+            ("j".into(), AttrValue::Str("tab\there\\".into())),
+            ("결제".into(), AttrValue::Str("실패".into())),
+        ];
+        let json = attributes_to_json_string(&attrs);
+        let parsed: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&json).unwrap();
+        for (k, v) in &attrs {
+            assert_eq!(find_attribute(&json, k), FoundAttribute::Value(v.clone()), "{k}");
+            assert_eq!(AttrValue::from_json(&parsed[k.as_str()]).as_ref(), Some(v));
+        }
+        for absent in ["f", "d", "c", "1", ""] {
+            assert_eq!(find_attribute(&json, absent), FoundAttribute::Absent, "{absent}");
+        }
+        assert_eq!(find_attribute("", "a"), FoundAttribute::Absent);
+        assert_eq!(find_attribute("{}", "a"), FoundAttribute::Absent);
+        assert_eq!(find_attribute(r#"{"a":1,"a":2}"#, "a"), FoundAttribute::Value(AttrValue::Int(2)));
+        assert_eq!(find_attribute(r#"{"a":null}"#, "a"), FoundAttribute::Absent);
+        assert_eq!(find_attribute(r#"{"a":18446744073709551615}"#, "a"), FoundAttribute::Value(AttrValue::Float(18446744073709551615.0)));
+        // Shapes the writer does not produce are left to a whole parse.
+        for other in [r#"{"e\"f":true}"#, r#"{"a":[1,2]}"#, r#"{"a": 1}"#, r#"{"a":1}x"#, r#"{"a":"#, r#"{"a":"x"#, "not json", "{"] {
+            assert_eq!(find_attribute(other, "a"), FoundAttribute::Unsure, "{other}");
+        }
+    }
 
     #[test]
     fn flatten_nests_with_dots_and_keeps_arrays_as_text() {

@@ -12,7 +12,7 @@ mod span;
 pub mod text;
 mod timestamp;
 
-pub use attributes::{attributes_to_json, attributes_to_json_string, flatten_json, AttrValue, Attributes, MAX_FIELDS};
+pub use attributes::{attributes_to_json, attributes_to_json_string, find_attribute, flatten_json, AttrValue, FoundAttribute, Attributes, MAX_FIELDS};
 pub use level::Level;
 pub use record::{Record, MAX_RECORD_BYTES};
 pub use span::{Span, SpanEvent, SpanKind, SpanLink, StatusCode};

@@ -4,7 +4,7 @@ use std::borrow::Cow;
 use std::cell::OnceCell;
 
 use trawl_model::text::{self, contains_folded, Phrase};
-use trawl_model::{AttrValue, Attributes, Level, Record};
+use trawl_model::{find_attribute, AttrValue, Attributes, FoundAttribute, Level, Record};
 use trawl_storage::RecordColumns;
 
 use crate::ast::{core_field, Compare, Expr, FieldTerm};
@@ -26,6 +26,10 @@ pub trait RowView {
     /// The pattern id given at ingest (per service), 0 when none was stored.
     fn pattern_id(&self) -> u64 {
         0
+    }
+    /// The attribute `name`, else the resource attribute `name`.
+    fn attribute(&self, name: &str) -> Option<Cow<'_, AttrValue>> {
+        find_in(self.attributes(), name).or_else(|| find_in(self.resource(), name)).map(Cow::Borrowed)
     }
 }
 
@@ -122,6 +126,35 @@ impl RowView for BatchRow<'_> {
     fn pattern_id(&self) -> u64 {
         self.cols.pattern_id(self.i)
     }
+    fn attribute(&self, name: &str) -> Option<Cow<'_, AttrValue>> {
+        // One key of a stored object is found without parsing the rest, unless a term already
+        // parsed the object.
+        let in_attributes = match fast_attribute(&self.attributes, self.cols.attributes.value(self.i), name) {
+            Some(found) => found,
+            None => find_in(self.attributes(), name).map(Cow::Borrowed),
+        };
+        in_attributes.or_else(|| match fast_attribute(&self.resource, self.cols.resource.value(self.i), name) {
+            Some(found) => found,
+            None => find_in(self.resource(), name).map(Cow::Borrowed),
+        })
+    }
+}
+
+fn find_in<'a>(attrs: &'a Attributes, name: &str) -> Option<&'a AttrValue> {
+    attrs.iter().find(|(k, _)| k == name).map(|(_, v)| v)
+}
+
+/// `name` in a stored object: from its parse when one was made, else by [`find_attribute`];
+/// None when only a whole parse can tell.
+fn fast_attribute<'a>(parsed: &'a OnceCell<Attributes>, json: &str, name: &str) -> Option<Option<Cow<'a, AttrValue>>> {
+    match parsed.get() {
+        Some(attrs) => Some(find_in(attrs, name).map(Cow::Borrowed)),
+        None => match find_attribute(json, name) {
+            FoundAttribute::Value(v) => Some(Some(Cow::Owned(v))),
+            FoundAttribute::Absent => Some(None),
+            FoundAttribute::Unsure => None,
+        },
+    }
 }
 
 /// True when the record matches the query (an empty query matches everything).
@@ -165,15 +198,15 @@ fn lookup<'r>(row: &'r impl RowView, field: &str) -> Option<Cow<'r, str>> {
         Some("environment") => Some(Cow::Borrowed(row.environment())).filter(|s| !s.is_empty()),
         Some("body") => Some(Cow::Borrowed(row.body())),
         _ => attribute(row, field).map(|v| match v {
-            AttrValue::Str(s) => Cow::Borrowed(s.as_str()),
+            Cow::Borrowed(AttrValue::Str(s)) => Cow::Borrowed(s.as_str()),
+            Cow::Owned(AttrValue::Str(s)) => Cow::Owned(s),
             other => Cow::Owned(other.to_text().into_owned()),
         }),
     }
 }
 
-fn attribute<'r>(row: &'r impl RowView, field: &str) -> Option<&'r AttrValue> {
-    let find = |attrs: &'r Attributes| attrs.iter().find(|(k, _)| k == field).map(|(_, v)| v);
-    find(row.attributes()).or_else(|| find(row.resource()))
+fn attribute<'r>(row: &'r impl RowView, field: &str) -> Option<Cow<'r, AttrValue>> {
+    row.attribute(field)
 }
 
 fn field_matches(term: &FieldTerm, row: &impl RowView) -> bool {

@@ -20,7 +20,7 @@ use trawl_storage::Snapshot;
 
 use crate::ast::{AggFunc, Aggregate, GroupKey, Pipe, Query, SortKey, ValueExpr};
 use crate::eval::RowView;
-use crate::search::{Scan, SearchStats, Sink, TopN};
+use crate::search::{field_columns, value_columns, Columns, Scan, SearchStats, Sink, TopN};
 use crate::value::{eval, Column, Fields, Key, RecordFields, TableRow, Value};
 use crate::QueryError;
 
@@ -368,6 +368,10 @@ impl Sink for TraceSink {
         self.floor_of()
     }
 
+    fn columns(&self) -> Option<Columns> {
+        Some(Columns::from(["time", "trace_id"]))
+    }
+
     fn offer<R: RowView>(&mut self, row: &R, _record: impl FnOnce() -> Record) -> Result<(), QueryError> {
         let id = row.trace_id();
         if id.is_empty() || self.max == 0 {
@@ -485,7 +489,11 @@ impl AggState {
 struct Stats<'a> {
     aggregates: &'a [Aggregate],
     by: &'a [GroupKey],
+    /// For each aggregate, the first aggregate reading the same expression (itself if none).
+    first_same: Vec<usize>,
     groups: HashMap<Vec<Key>, Vec<AggState>>,
+    /// The key of the row being added (kept for its allocation).
+    key: Vec<Key>,
     /// The range, for `rate()` without a time bin; clipped to the data seen.
     start: i64,
     end: i64,
@@ -496,30 +504,50 @@ struct Stats<'a> {
 
 impl<'a> Stats<'a> {
     fn new(aggregates: &'a [Aggregate], by: &'a [GroupKey], start: i64, end: i64, budget: Budget) -> Stats<'a> {
-        Stats { aggregates, by, groups: HashMap::new(), start, end, seen_min: i64::MAX, seen_max: i64::MIN, budget }
+        let expr = |f: &'a AggFunc| match f {
+            AggFunc::Count | AggFunc::Rate => None,
+            AggFunc::CountIf(e) | AggFunc::Sum(e) | AggFunc::Avg(e) | AggFunc::Min(e) | AggFunc::Max(e) | AggFunc::Quantile(_, e) | AggFunc::Uniq(e) => Some(e),
+        };
+        let first_same = aggregates
+            .iter()
+            .enumerate()
+            .map(|(i, a)| match expr(&a.func) {
+                None => i,
+                Some(e) => aggregates[..i].iter().position(|b| expr(&b.func) == Some(e)).unwrap_or(i),
+            })
+            .collect();
+        Stats { aggregates, by, first_same, groups: HashMap::new(), key: Vec::new(), start, end, seen_min: i64::MAX, seen_max: i64::MIN, budget }
     }
 
     fn add(&mut self, row: &dyn Fields, time_ns: i64) -> Result<(), QueryError> {
         self.seen_min = self.seen_min.min(time_ns);
         self.seen_max = self.seen_max.max(time_ns);
-        let key: Vec<Key> = self
-            .by
-            .iter()
-            .map(|k| match k {
-                GroupKey::Field { field, .. } => row.get(field).key(),
-                GroupKey::TimeBin { width_ns, .. } => Key::Time(time_ns.div_euclid(*width_ns) * width_ns),
-            })
-            .collect();
+        // The key is built in a reused buffer; a group allocates its own copy once.
+        let mut key = std::mem::take(&mut self.key);
+        key.clear();
+        key.extend(self.by.iter().map(|k| match k {
+            GroupKey::Field { field, .. } => row.get(field).into_key(),
+            GroupKey::TimeBin { width_ns, .. } => Key::Time(time_ns.div_euclid(*width_ns) * width_ns),
+        }));
         let aggregates = self.aggregates;
-        let states = match self.groups.get_mut(&key) {
-            Some(s) => s,
-            None => {
-                let bytes = key.iter().map(Key::size).sum::<usize>() + 64 * aggregates.len() + 64;
-                self.budget.charge(bytes, "its groups")?;
-                self.groups.entry(key).or_insert_with(|| aggregates.iter().map(|a| AggState::new(&a.func)).collect())
-            }
+        if !self.groups.contains_key(key.as_slice()) {
+            let bytes = key.iter().map(Key::size).sum::<usize>() + 64 * aggregates.len() + 64;
+            self.budget.charge(bytes, "its groups")?;
+            self.groups.insert(key.clone(), aggregates.iter().map(|a| AggState::new(&a.func)).collect());
+        }
+        let states = self.groups.get_mut(key.as_slice()).expect("inserted above");
+        self.key = key;
+        // `p50(x), p95(x), p99(x)` read `x` once per row.
+        let mut seen: Vec<Value> = Vec::new();
+        let first_same = &self.first_same;
+        let mut eval_once = |i: usize, e: &ValueExpr| -> Value {
+            let v = if first_same[i] < i { seen[first_same[i]].clone() } else { eval(e, row) };
+            seen.resize(i, Value::Null);
+            seen.push(v.clone());
+            v
         };
-        for (agg, state) in aggregates.iter().zip(states.iter_mut()) {
+        for (i, (agg, state)) in aggregates.iter().zip(states.iter_mut()).enumerate() {
+            let mut eval = |e: &ValueExpr, _row: &dyn Fields| eval_once(i, e);
             match (&agg.func, state) {
                 (AggFunc::Count | AggFunc::Rate, AggState::Count(n)) => *n += 1,
                 (AggFunc::CountIf(e), AggState::Count(n)) => *n += u64::from(eval(e, row).truthy()),
@@ -639,6 +667,28 @@ impl Sink for StatsSink<'_> {
     fn offer<R: RowView>(&mut self, row: &R, _record: impl FnOnce() -> Record) -> Result<(), QueryError> {
         self.stats.add(&RecordFields(row), row.time_ns())
     }
+
+    fn columns(&self) -> Option<Columns> {
+        let mut out = Columns::from(["time"]);
+        for key in self.stats.by {
+            if let GroupKey::Field { field, .. } = key {
+                field_columns(field, &mut out);
+            }
+        }
+        for agg in self.stats.aggregates {
+            match &agg.func {
+                AggFunc::Count | AggFunc::Rate => {}
+                AggFunc::CountIf(v)
+                | AggFunc::Sum(v)
+                | AggFunc::Avg(v)
+                | AggFunc::Min(v)
+                | AggFunc::Max(v)
+                | AggFunc::Quantile(_, v)
+                | AggFunc::Uniq(v) => value_columns(v, &mut out),
+            }
+        }
+        Some(out)
+    }
 }
 
 /// `| top N field [by g]`: the N most frequent values of `field` (in each `g`).
@@ -719,6 +769,15 @@ struct TopSink<'a> {
 impl Sink for TopSink<'_> {
     fn offer<R: RowView>(&mut self, row: &R, _record: impl FnOnce() -> Record) -> Result<(), QueryError> {
         self.top.add(&RecordFields(row))
+    }
+
+    fn columns(&self) -> Option<Columns> {
+        let mut out = Columns::new();
+        field_columns(self.top.field, &mut out);
+        if let Some(by) = self.top.by {
+            field_columns(by, &mut out);
+        }
+        Some(out)
     }
 }
 
@@ -921,6 +980,10 @@ fn merge_into(by_template: &mut HashMap<String, PatternInfo>, template: String, 
 }
 
 impl Sink for PatternSink {
+    fn columns(&self) -> Option<Columns> {
+        Some(Columns::from(["time", "service", "body", "pattern_id"]))
+    }
+
     fn offer<R: RowView>(&mut self, row: &R, _record: impl FnOnce() -> Record) -> Result<(), QueryError> {
         self.n_matches += 1;
         let stored_id = row.pattern_id();

@@ -121,6 +121,14 @@ impl Value {
     }
 
     /// The hashable form used as a group key.
+    /// [`Value::key`] without copying text.
+    pub fn into_key(self) -> Key {
+        match self {
+            Value::Str(s) => Key::Str(s),
+            other => other.key(),
+        }
+    }
+
     pub fn key(&self) -> Key {
         match self {
             Value::Null => Key::Null,
@@ -205,10 +213,7 @@ impl<R: RowView> Fields for RecordFields<'_, R> {
             Some("host") => text(row.host()),
             Some("environment") => text(row.environment()),
             Some("body") => Value::Str(row.body().to_string()),
-            _ => {
-                let find = |attrs: &trawl_model::Attributes| attrs.iter().find(|(k, _)| k == name).map(|(_, v)| Value::from_attr(v));
-                find(row.attributes()).or_else(|| find(row.resource())).unwrap_or(Value::Null)
-            }
+            _ => row.attribute(name).map_or(Value::Null, |v| Value::from_attr(&v)),
         }
     }
 }

@@ -31,6 +31,6 @@ pub use metrics::{Histogram, StoreMetrics};
 pub use pattern_registry::{TemplateRow, NO_PATTERN};
 pub use rollup_tables::RollupCompaction;
 pub use segment_index::{RowGroupIndex, SegmentIndex, SegmentKind, TraceIdSet};
-pub use segment_reader::{parse_attributes, read_record_batches, read_record_batches_filtered, read_projected, read_span_batches_filtered, RowPrefilter, read_span_batches, record_from_batch, span_from_batch, RecordColumns, SpanColumns};
+pub use segment_reader::{parse_attributes, read_record_batches, read_record_batches_filtered, read_projected, read_span_batches_filtered, read_record_rows, RowPrefilter, read_span_batches, record_from_batch, span_from_batch, RecordColumns, SpanColumns};
 pub use segment_writer::{record_batch, record_schema, span_batch, span_schema, write_records_segment, write_spans_segment};
 pub use store::{PatternLookup, PatternTemplates, RollupView, SegmentHandle, Snapshot, Store, StoreStats, Subscriber};

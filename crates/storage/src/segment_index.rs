@@ -20,6 +20,14 @@ pub enum SegmentKind {
 }
 
 impl SegmentKind {
+    /// The column holding each row's time: `time` for records, `start` for spans.
+    pub fn time_column(self) -> &'static str {
+        match self {
+            SegmentKind::Records => "time",
+            SegmentKind::Spans => "start",
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             SegmentKind::Records => "records",

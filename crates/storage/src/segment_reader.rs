@@ -84,6 +84,44 @@ impl RowPrefilter {
     }
 }
 
+/// Reads the rows of the given row groups of a records segment that pass `prefilter`, decoding
+/// only `columns` (None: all). Batches have the whole records schema: a
+/// column left out is null (empty text, time 0, no pattern), so [`RecordColumns`] views them.
+pub fn read_record_rows(
+    path: &Path,
+    row_groups: Vec<usize>,
+    columns: Option<&[&str]>,
+    prefilter: Option<&RowPrefilter>,
+) -> Result<Vec<RecordBatch>, StoreError> {
+    let batches = read_batches_filtered(path, row_groups, columns, prefilter)?;
+    let mut out = Vec::with_capacity(batches.len());
+    for b in batches {
+        let b = if columns.is_some() { with_all_record_columns(&b).map_err(|reason| StoreError::Corrupt { path: path.to_path_buf(), reason })? } else { b };
+        RecordColumns::new(&b, path)?;
+        out.push(b);
+    }
+    Ok(out)
+}
+
+/// The records schema with every field nullable: the shape of a batch read with a projection.
+static NULLABLE_RECORD_SCHEMA: std::sync::LazyLock<arrow::datatypes::SchemaRef> = std::sync::LazyLock::new(|| {
+    let fields: Vec<arrow::datatypes::Field> =
+        crate::record_schema().fields().iter().map(|f| f.as_ref().clone().with_nullable(true)).collect();
+    std::sync::Arc::new(arrow::datatypes::Schema::new(fields))
+});
+
+/// `batch` (some columns of the records schema) with the missing columns added as nulls.
+fn with_all_record_columns(batch: &RecordBatch) -> Result<RecordBatch, String> {
+    let schema = NULLABLE_RECORD_SCHEMA.clone();
+    let n = batch.num_rows();
+    let columns = schema
+        .fields()
+        .iter()
+        .map(|f| batch.column_by_name(f.name()).cloned().unwrap_or_else(|| arrow::array::new_null_array(f.data_type(), n)))
+        .collect();
+    RecordBatch::try_new(schema, columns).map_err(|e| e.to_string())
+}
+
 /// Reads row groups, optionally only some columns (`columns`, by name) and only the rows that
 /// pass `prefilter`.
 pub fn read_projected(
@@ -101,6 +139,7 @@ fn read_batches_filtered(
     columns: Option<&[&str]>,
     prefilter: Option<&RowPrefilter>,
 ) -> Result<Vec<RecordBatch>, StoreError> {
+
     let corrupt = |reason: String| StoreError::Corrupt { path: path.to_path_buf(), reason };
     let file = File::open(path).map_err(|e| StoreError::io(path, e))?;
     let meta = file.metadata().map_err(|e| StoreError::io(path, e))?;
@@ -127,8 +166,11 @@ fn read_batches_filtered(
     if let Some(columns) = columns {
         let schema = builder.parquet_schema();
         let leaves: Vec<usize> = (0..schema.num_columns()).filter(|&i| columns.contains(&schema.column(i).name())).collect();
-        if leaves.len() != columns.len() {
-            return Err(corrupt(format!("a column of {columns:?} is missing")));
+        // `pattern_id` is absent from segments older than format version 2.
+        let missing: Vec<&&str> =
+            columns.iter().filter(|c| **c != "pattern_id" && !(0..schema.num_columns()).any(|i| schema.column(i).name() == **c)).collect();
+        if !missing.is_empty() {
+            return Err(corrupt(format!("column {missing:?} is missing")));
         }
         let mask = ProjectionMask::leaves(schema, leaves);
         builder = builder.with_projection(mask);

@@ -1,7 +1,10 @@
 //! Writes records or spans into one immutable Parquet segment (zstd) and its sidecar index.
 //!
-//! Items are sorted by time, then cut into row groups of `row_group_rows`; every row group gets
-//! one entry in the sidecar index. Both files are fsynced before the function returns; the
+//! Records are sorted by service, level and time (spans by start time), then cut into row groups
+//! of `row_group_rows`; every row group gets one entry in the sidecar index. Clustering records
+//! by service and level puts the rows a per-service query wants into a few row groups and
+//! contiguous runs of pages, which the sidecar and the page index skip to, and makes similar
+//! messages neighbours, which compress better. Both files are fsynced before the function returns; the
 //! caller registers them in the metastore afterwards.
 
 use std::fs::File;
@@ -12,7 +15,8 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, Int32Array, Int64Array, RecordBatch, StringArray, TimestampNanosecondArray, UInt64Array};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use parquet::arrow::ArrowWriter;
-use parquet::basic::{Compression, ZstdLevel};
+use parquet::basic::{Compression, Encoding, ZstdLevel};
+use parquet::schema::types::ColumnPath;
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 use trawl_model::{attributes_to_json, attributes_to_json_string, Record, Span};
@@ -148,10 +152,17 @@ fn writer_properties(kind: SegmentKind, tenant: &str, row_group_rows: usize) -> 
         .set_max_row_group_row_count(Some(row_group_rows))
         // Small pages plus the page index let a filtered read skip whole pages of bodies and
         // attributes instead of decompressing them.
-        .set_data_page_size_limit(64 * 1024)
-        // Random ids never repeat within a row group: a dictionary would only cost time.
-        .set_column_dictionary_enabled("trace_id".into(), false)
+        .set_data_page_size_limit(16 * 1024)
+        // Times are increasing runs (per service): deltas pack into fewer bits than zstd finds.
+        .set_column_dictionary_enabled(ColumnPath::from(kind.time_column()), false)
+        .set_column_encoding(ColumnPath::from(kind.time_column()), Encoding::DELTA_BINARY_PACKED)
+        // The records and spans of one trace share its id, and arrive together: a dictionary
+        // stores each id once per row group. Span ids rarely repeat: a dictionary would only cost.
         .set_column_dictionary_enabled("span_id".into(), false)
+        // Bodies and attributes are mostly distinct: their dictionary page (up to 1 MiB) had to
+        // be decompressed for every row group read, even to fetch one row.
+        .set_column_dictionary_enabled("body".into(), false)
+        .set_column_dictionary_enabled("attributes".into(), false)
         .set_key_value_metadata(Some(vec![
             KeyValue::new(META_FORMAT_VERSION.to_string(), FORMAT_VERSION.to_string()),
             KeyValue::new(META_TENANT.to_string(), tenant.to_string()),
@@ -160,7 +171,7 @@ fn writer_properties(kind: SegmentKind, tenant: &str, row_group_rows: usize) -> 
         .build()
 }
 
-/// Writes one Parquet file of `items` (already sorted by time) in row groups of
+/// Writes one Parquet file of `items` (already sorted) in row groups of
 /// `row_group_rows`, fsyncs it, then writes and fsyncs its sidecar index.
 #[allow(clippy::too_many_arguments)] // one call per kind, each a different set of accessors
 fn write_segment<T>(
@@ -213,14 +224,14 @@ fn write_segment<T>(
     Ok(index)
 }
 
-/// Writes a records segment; `records` are sorted by time here.
+/// Writes a records segment; `records` are sorted by service, level and time here.
 pub fn write_records_segment(
     path: &Path,
     tenant: &str,
     records: &mut [&Record],
     row_group_rows: usize,
 ) -> Result<SegmentIndex, StoreError> {
-    records.sort_by_key(|r| r.time_ns);
+    records.sort_by(|a, b| (&a.service, a.level as u8, a.time_ns).cmp(&(&b.service, b.level as u8, b.time_ns)));
     write_segment(path, tenant, SegmentKind::Records, records, row_group_rows, record_batch, index_records, |r| &r.service, |r| r.time_ns)
 }
 
