@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 
 use trawl_model::{Level, Record, Span, StatusCode};
-use trawl_storage::{read_record_batches, read_span_batches, span_from_batch, RecordColumns, SegmentHandle, SegmentKind, Snapshot, SpanColumns};
+use trawl_storage::{read_record_rows, read_span_batches, RowPrefilter, span_from_batch, RecordColumns, SegmentHandle, SegmentKind, Snapshot, SpanColumns};
 use trawl_trace::mask_message;
 
 use crate::search::corrupt_warning;
@@ -166,6 +166,12 @@ pub fn error_messages(snapshot: &Snapshot, request: &ErrorMessagesRequest<'_>) -
         if row_groups.is_empty() {
             continue;
         }
+        // Only the service's ERROR and FATAL rows are decoded, and of them only what is shown.
+        let record_filter = RowPrefilter {
+            services: Some(vec![service.to_lowercase()]),
+            levels: Some(vec![Level::Error.as_str(), Level::Fatal.as_str()]),
+            ..RowPrefilter::time_range("time", start, end)
+        };
         match seg.kind {
             SegmentKind::Spans => match read_span_batches(&seg.path, row_groups) {
                 Ok(batches) => {
@@ -181,7 +187,7 @@ pub fn error_messages(snapshot: &Snapshot, request: &ErrorMessagesRequest<'_>) -
                 }
                 Err(e) => warnings.push(corrupt_warning(&e)),
             },
-            SegmentKind::Records => match read_record_batches(&seg.path, row_groups) {
+            SegmentKind::Records => match read_record_rows(&seg.path, row_groups, Some(&["time", "service", "level", "body"]), Some(&record_filter)) {
                 Ok(batches) => {
                     for b in &batches {
                         let Ok(c) = RecordColumns::new(b, &seg.path) else { continue };

@@ -460,7 +460,7 @@ mod tests {
     }
 
     #[test]
-    fn records_segment_round_trips_in_time_order() {
+    fn records_segment_round_trips_clustered_by_service_level_and_time() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("records-1.parquet");
         let records: Vec<Record> = (0..10).rev().map(|i| record(i, "결제가 실패했습니다")).collect();
@@ -472,7 +472,13 @@ mod tests {
         for r in &mut expected {
             r.attributes.sort_by(|a, b| a.0.cmp(&b.0));
         }
+        expected.sort_by(|a, b| (&a.service, a.level as u8, a.time_ns).cmp(&(&b.service, b.level as u8, b.time_ns)));
         assert_eq!(back, expected);
+        // Each row group's time range covers its own rows only.
+        for (rg, rows) in index.row_groups.iter().zip(expected.chunks(4)) {
+            assert_eq!(rg.min_time_ns, rows.iter().map(|r| r.time_ns).min().unwrap());
+            assert_eq!(rg.max_time_ns, rows.iter().map(|r| r.time_ns).max().unwrap());
+        }
         // Only the chosen row group is read.
         assert_eq!(read_record_batches(&path, vec![2]).unwrap().iter().map(|b| b.num_rows()).sum::<usize>(), 2);
     }
@@ -554,7 +560,8 @@ mod tests {
             let records: Vec<Record> = bodies.iter().enumerate().map(|(i, b)| record(i as i64, b)).collect();
             write_records_segment(&path, "default", &mut records.iter().collect::<Vec<_>>(), 7).unwrap();
             let n_rg = bodies.len().div_ceil(7);
-            let back = read_all_records(&path, n_rg);
+            let mut back = read_all_records(&path, n_rg);
+            back.sort_by_key(|r| r.time_ns);
             let got: Vec<&str> = back.iter().map(|r| r.body.as_str()).collect();
             let want: Vec<&str> = bodies.iter().map(|s| s.as_str()).collect();
             prop_assert_eq!(got, want);
