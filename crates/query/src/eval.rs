@@ -211,7 +211,10 @@ fn attribute<'r>(row: &'r impl RowView, field: &str) -> Option<Cow<'r, AttrValue
 
 fn field_matches(term: &FieldTerm, row: &impl RowView) -> bool {
     match term {
-        FieldTerm::Exists { field } => lookup(row, field).is_some(),
+        FieldTerm::Exists { field } => match core_field(field) {
+            Some(_) => lookup(row, field).is_some(),
+            None => attribute(row, field).is_some(),
+        },
         FieldTerm::Equals { field, value } => match core_field(field) {
             Some("level") => Level::parse(value) == Some(row.level()),
             // The parser normalised the id (lowercase hex, no dashes).

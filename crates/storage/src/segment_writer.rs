@@ -231,7 +231,7 @@ pub fn write_records_segment(
     records: &mut [&Record],
     row_group_rows: usize,
 ) -> Result<SegmentIndex, StoreError> {
-    records.sort_by(|a, b| (&a.service, a.level as u8, a.time_ns).cmp(&(&b.service, b.level as u8, b.time_ns)));
+    records.sort_by(|a, b| (a.service.as_str(), a.level as u8, a.time_ns).cmp(&(b.service.as_str(), b.level as u8, b.time_ns)));
     write_segment(path, tenant, SegmentKind::Records, records, row_group_rows, record_batch, index_records, |r| &r.service, |r| r.time_ns)
 }
 
