@@ -508,16 +508,12 @@ struct Stats<'a> {
 
 impl<'a> Stats<'a> {
     fn new(aggregates: &'a [Aggregate], by: &'a [GroupKey], start: i64, end: i64, budget: Budget) -> Stats<'a> {
-        let expr = |f: &'a AggFunc| match f {
-            AggFunc::Count | AggFunc::Rate => None,
-            AggFunc::CountIf(e) | AggFunc::Sum(e) | AggFunc::Avg(e) | AggFunc::Min(e) | AggFunc::Max(e) | AggFunc::Quantile(_, e) | AggFunc::Uniq(e) => Some(e),
-        };
         let first_same = aggregates
             .iter()
             .enumerate()
-            .map(|(i, a)| match expr(&a.func) {
+            .map(|(i, a)| match agg_input(&a.func) {
                 None => i,
-                Some(e) => aggregates[..i].iter().position(|b| expr(&b.func) == Some(e)).unwrap_or(i),
+                Some(e) => aggregates[..i].iter().position(|b| agg_input(&b.func) == Some(e)).unwrap_or(i),
             })
             .collect();
         Stats { aggregates, by, first_same, groups: HashMap::default(), key: Vec::new(), start, end, seen_min: i64::MAX, seen_max: i64::MIN, budget }
@@ -541,46 +537,46 @@ impl<'a> Stats<'a> {
         }
         let states = self.groups.get_mut(key.as_slice()).expect("inserted above");
         self.key = key;
-        // `p50(x), p95(x), p99(x)` read `x` once per row.
-        let mut seen: Vec<Value> = Vec::new();
-        let first_same = &self.first_same;
-        let mut eval_once = |i: usize, e: &ValueExpr| -> Value {
-            let v = if first_same[i] < i { seen[first_same[i]].clone() } else { eval(e, row) };
-            seen.resize(i, Value::Null);
-            seen.push(v.clone());
-            v
-        };
-        for (i, (agg, state)) in aggregates.iter().zip(states.iter_mut()).enumerate() {
-            let mut eval = |e: &ValueExpr, _row: &dyn Fields| eval_once(i, e);
+        // Each aggregate's input for this row: `p50(x), p95(x), p99(x)` read `x` once.
+        let mut inputs: Vec<Value> = Vec::with_capacity(aggregates.len());
+        for (i, agg) in aggregates.iter().enumerate() {
+            let input = match agg_input(&agg.func) {
+                None => Value::Null,
+                Some(_) if self.first_same[i] < i => inputs[self.first_same[i]].clone(),
+                Some(e) => eval(e, row),
+            };
+            inputs.push(input);
+        }
+        for ((agg, state), input) in aggregates.iter().zip(states.iter_mut()).zip(inputs) {
             match (&agg.func, state) {
                 (AggFunc::Count | AggFunc::Rate, AggState::Count(n)) => *n += 1,
-                (AggFunc::CountIf(e), AggState::Count(n)) => *n += u64::from(eval(e, row).truthy()),
-                (AggFunc::Sum(e) | AggFunc::Avg(e), AggState::Sum { sum, n }) => {
-                    if let Some(x) = eval(e, row).as_f64() {
+                (AggFunc::CountIf(_), AggState::Count(n)) => *n += u64::from(input.truthy()),
+                (AggFunc::Sum(_) | AggFunc::Avg(_), AggState::Sum { sum, n }) => {
+                    if let Some(x) = input.as_f64() {
                         *sum += x;
                         *n += 1;
                     }
                 }
-                (AggFunc::Min(e), AggState::Min(m)) => {
-                    let v = eval(e, row);
+                (AggFunc::Min(_), AggState::Min(m)) => {
+                    let v = input;
                     if !v.is_null() && m.as_ref().is_none_or(|cur| v.sort_cmp(cur) == Ordering::Less) {
                         *m = Some(v);
                     }
                 }
-                (AggFunc::Max(e), AggState::Max(m)) => {
-                    let v = eval(e, row);
+                (AggFunc::Max(_), AggState::Max(m)) => {
+                    let v = input;
                     if !v.is_null() && m.as_ref().is_none_or(|cur| v.sort_cmp(cur) == Ordering::Greater) {
                         *m = Some(v);
                     }
                 }
-                (AggFunc::Quantile(_, e), AggState::Values(values)) => {
-                    if let Some(x) = eval(e, row).as_f64() {
+                (AggFunc::Quantile(..), AggState::Values(values)) => {
+                    if let Some(x) = input.as_f64() {
                         self.budget.charge(8, "exact percentiles")?;
                         values.push(x);
                     }
                 }
-                (AggFunc::Uniq(e), AggState::Uniq(set)) => {
-                    let v = eval(e, row);
+                (AggFunc::Uniq(_), AggState::Uniq(set)) => {
+                    let v = input;
                     if !v.is_null() {
                         let k = v.key();
                         if !set.contains(&k) {
@@ -647,6 +643,14 @@ impl<'a> Stats<'a> {
                 .then_with(|| a[..n_keys].iter().zip(&b[..n_keys]).map(|(x, y)| x.sort_cmp(y)).find(|o| *o != Ordering::Equal).unwrap_or(Ordering::Equal))
         });
         Table { columns, rows }
+    }
+}
+
+/// The expression an aggregate reads, if any.
+fn agg_input(func: &AggFunc) -> Option<&ValueExpr> {
+    match func {
+        AggFunc::Count | AggFunc::Rate => None,
+        AggFunc::CountIf(e) | AggFunc::Sum(e) | AggFunc::Avg(e) | AggFunc::Min(e) | AggFunc::Max(e) | AggFunc::Quantile(_, e) | AggFunc::Uniq(e) => Some(e),
     }
 }
 
