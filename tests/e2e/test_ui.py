@@ -1,8 +1,10 @@
 """The web UI in a real browser: `trawl demo` (the server plus the simulated fleet with the
 payment-timeout fault) is started on free ports, then tests/ui/ui_test.mjs drives Debian's
 Chromium with playwright-core against it (pages without console errors, search, autocomplete,
-trace waterfall with the root cause, services order, live tail, XSS payloads on every page that
-shows data) and writes screenshots to tests/artifacts/ui.
+trace waterfall with the root cause, services order, live tail, the alerting pages with an alert
+of the default rules on the failing service, XSS payloads on every page that shows data) and
+writes screenshots to tests/artifacts/ui. The demo's clock runs DEMO_SPEED times faster, so its
+default rules fire within a minute or so of real time.
 
 Needs Node.js, /usr/bin/chromium and `npm ci` in tests/ui: scripts/test.sh installs them.
 """
@@ -26,6 +28,8 @@ ARTIFACTS = REPO_ROOT / "tests" / "artifacts" / "ui"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 FAULT_SERVICE = "payment-service"
 FAULT_OPERATION = "third-party-payment-api"
+# The demo's clock speed; the browser test is told, to bound its wait for the rules to fire.
+DEMO_SPEED = 10
 
 
 def missing_tools() -> list[str]:
@@ -57,6 +61,7 @@ def demo(trawl_bin, tmp_path):
         "--fault-delay", "0s",
         "--fault-duration", "30m",
         "--fault-period", "60m",
+        "--speed", str(DEMO_SPEED),
     ]
     env = dict(os.environ, NO_COLOR="1")
     env.pop("TRAWL_CONFIG", None)
@@ -107,7 +112,9 @@ def test_web_ui_in_chromium(demo):
         pytest.fail(f"the browser test needs {', '.join(missing)}: run scripts/test.sh, which installs them")
     # The UI is served with its policy at every page path, to a browser (which asks for HTML:
     # `GET /` without it is the Elasticsearch root info).
-    for path in ["/", "/search", "/trace/abc", "/services", "/services/x", "/why", "/map", "/tail"]:
+    for path in ["/", "/search", "/trace/abc", "/services", "/services/x", "/why", "/map", "/tail",
+                 "/alerts", "/alerts/abc", "/rules", "/rules/new", "/rules/x/edit", "/contact-points", "/policies",
+                 "/silences", "/notifications"]:
         r = requests.get(f"{demo}{path}", headers={"accept": "text/html"}, timeout=10)
         assert r.status_code == 200, (path, r.status_code)
         assert r.headers["content-type"].startswith("text/html"), path
@@ -119,8 +126,8 @@ def test_web_ui_in_chromium(demo):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     proc = subprocess.run(
         ["node", str(UI_TESTS / "ui_test.mjs"), demo, "--artifacts", str(ARTIFACTS),
-         "--fault-service", FAULT_SERVICE, "--fault-operation", FAULT_OPERATION],
-        capture_output=True, text=True, timeout=600, cwd=REPO_ROOT,
+         "--fault-service", FAULT_SERVICE, "--fault-operation", FAULT_OPERATION, "--speed", str(DEMO_SPEED)],
+        capture_output=True, text=True, timeout=900, cwd=REPO_ROOT,
     )
     print(proc.stdout)
     assert proc.returncode == 0, f"browser checks failed:\n{proc.stdout}\n{proc.stderr}"

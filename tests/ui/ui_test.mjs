@@ -2,6 +2,11 @@
 // against a running server that the fleet simulator fills (see tests/e2e/test_ui.py).
 //
 //   node tests/ui/ui_test.mjs http://127.0.0.1:PORT [--artifacts DIR] [--fault-service NAME] [--fault-operation TEXT]
+//                             [--speed N] [--alert-timeout SECONDS]
+//
+// `--speed` is the demo's clock speed (`trawl demo --speed N`): the alert checks wait for the
+// demo's default rules to fire, which takes a few minutes of the demo's clock; `--alert-timeout`
+// bounds that wait in real seconds (default 600 / speed, at least 90).
 //
 // Prints one line per check (`ok - …` / `not ok - …`), writes screenshots of every page (dark,
 // light, phone) to the artifacts directory, and exits with 1 when a check failed.
@@ -23,6 +28,8 @@ if (!base) {
 const artifacts = option('artifacts', 'tests/artifacts/ui');
 const faultService = option('fault-service', 'payment-service');
 const faultOperation = option('fault-operation', 'third-party-payment-api');
+const speed = Math.max(1, Number(option('speed', '1')) || 1);
+const alertTimeoutMs = 1000 * (Number(option('alert-timeout', '')) || Math.max(90, 600 / speed));
 mkdirSync(artifacts, { recursive: true });
 
 const TIMEOUT = 20_000;
@@ -63,6 +70,9 @@ const PAYLOADS = [
 ];
 const XSS_SERVICE = '<img src=x onerror="window.__xss=11">svc';
 const XSS_TRACE = hex(32);
+// A rule made through the API with payloads in its name, labels, annotations and description;
+// its condition always holds, so it fires and its alert carries them too.
+const XSS_RULE = `ui-xss-${run} <img src=x onerror="window.__xss=12">`;
 
 async function ingestPayloads() {
   const now = Date.now();
@@ -107,6 +117,40 @@ async function ingestPayloads() {
   const child = hex(16);
   const body = { resourceSpans: [span('xss-service', root, '', `GET /xss ${PAYLOADS[0]}`, now - 50, 40, true), span(XSS_SERVICE, child, root, PAYLOADS[3], now - 45, 30, true)] };
   await post('/v1/traces', JSON.stringify(body), 'application/json');
+}
+
+async function createXssRule() {
+  const rule = {
+    name: XSS_RULE,
+    kind: 'threshold',
+    description: `xss rule ${PAYLOADS[3]}`,
+    interval: '10s',
+    query: 'service:* | stats count() as n',
+    condition: 'n >= 0',
+    labels: { severity: 'info', payload: PAYLOADS[0] },
+    annotations: { summary: `xss {{ labels.payload }} ${PAYLOADS[1]}`, description: PAYLOADS[5], runbook_url: 'javascript:window.__xss=13' },
+  };
+  const response = await fetch(`${base}/api/v1/rules`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(rule) });
+  if (response.status !== 201) throw new Error(`POST /api/v1/rules: ${response.status} ${await response.text()}`);
+}
+
+/** The first firing alert `pick` accepts, asking the API until `timeoutMs` has passed. */
+async function waitForFiring(pick, timeoutMs, what) {
+  const deadline = Date.now() + timeoutMs;
+  let seen = [];
+  while (Date.now() < deadline) {
+    try {
+      const answer = await (await fetch(`${base}/api/v1/alerts?state=firing`)).json();
+      const alerts = answer.alerts || [];
+      const found = alerts.find(pick);
+      if (found) return found;
+      seen = alerts.map((a) => `${a.rule}${a.labels && a.labels.service ? `/${a.labels.service}` : ''}`);
+    } catch (e) {
+      seen = [String(e.message || e)];
+    }
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+  throw new Error(`no firing alert ${what} within ${Math.round(timeoutMs / 1000)}s; firing: ${seen.join(', ') || 'none'}`);
 }
 
 // ----- harness -----------------------------------------------------------------------------
@@ -198,6 +242,12 @@ async function main() {
       { service: 'ui-test', host: 'ui-host', level: 'warn', message: `${MARKER} 결제가 실패했습니다 (payment failed) order_id=42`, 'ui.field': 'ui-value' },
     ]);
     await ingestPayloads();
+    let xssRule = null;
+    try {
+      await createXssRule();
+    } catch (e) {
+      xssRule = e;
+    }
     await ndjson(
       Array.from({ length: COUNT_RECORDS }, (_, i) => ({ service: 'ui-count', level: i % 3 === 0 ? 'error' : 'info', message: `${COUNT_MARKER} record ${i}` })).concat(
         Object.entries(STATS_SERVICES).flatMap(([service, n]) => Array.from({ length: n }, (_, i) => ({ service, level: 'info', message: `${COUNT_MARKER} stats ${i}` }))),
@@ -220,6 +270,14 @@ async function main() {
       ['map', '/map', '[data-testid=map-node]'],
       ['tail', '/tail', '[data-testid=tail-status]'],
       ['trace', `/trace/${exampleTrace}`, '[data-testid=span-row]'],
+      ['alerts', '/alerts', '[data-testid=alerts-page]'],
+      ['rules', '/rules', '[data-testid=rule-row]'],
+      ['rule', `/rules/${encodeURIComponent('service error rate')}`, '[data-testid=rule-settings]'],
+      ['rule-editor', '/rules/new', '[data-testid=rule-form]'],
+      ['silences', '/silences', '[data-testid=silences-page]'],
+      ['contact-points', '/contact-points', '[data-testid=contact-point-row]'],
+      ['policies', '/policies', '[data-testid=policy-route]'],
+      ['notifications', '/notifications', '[data-testid=notifications-page]'],
     ];
     for (const [name, path, ready] of PAGES) {
       await attempt(`page ${name} loads without console errors (${path})`, async () => {
@@ -286,7 +344,7 @@ async function main() {
 
     await attempt('the services page lists the failing service first', async () => {
       await open(page, '/services', '[data-testid=service-row]');
-      const first = await page.locator('[data-testid=service-row]').first().locator('td').first().innerText();
+      const first = await page.locator('[data-testid=service-row]').first().locator('td .service-name').first().innerText();
       if (first.trim() !== faultService) throw new Error(`first service: ${first}`);
       return first;
     });
@@ -387,6 +445,92 @@ async function main() {
       await assertClean(page, 'trace from traces table');
     });
 
+    // ---- alerting: the rule editor checks as you type; the demo's rules fire on the fault.
+    await attempt('the rule editor shows a bad query\'s problem with its column, and a dry run of a good one', async () => {
+      await open(page, '/rules/new', '[data-testid=rule-form]');
+      await page.locator('[data-testid=field-name]').fill(`ui-check-${run}`);
+      await page.locator('[data-testid=field-kind]').selectOption('threshold');
+      await page.locator('[data-testid=field-query]').fill('level:error | stats count( as n by service');
+      const problem = page.locator('[data-testid=problem-query]');
+      await problem.waitFor();
+      const text = (await problem.innerText()).replace(/\s+/g, ' ');
+      if (!/column \d+/.test(text)) throw new Error(`the query's problem names no column: ${text}`);
+      if (!(await problem.locator('.caret').count())) throw new Error('no caret under the column');
+      await page.locator('[data-testid=check-invalid]').waitFor();
+      await shot(page, 'rule-editor-problem-dark');
+      await page.locator('[data-testid=field-query]').fill('level:error | stats count() as n by service');
+      await page.locator('[data-testid=field-condition]').fill('n > 0');
+      await page.locator('[data-testid=dry-run]').waitFor({ timeout: 30_000 });
+      const dry = (await page.locator('[data-testid=dry-run]').innerText()).replace(/\s+/g, ' ');
+      if (!dry.includes('would fire')) throw new Error(`dry run: ${dry}`);
+      await page.locator('[data-testid=preview-button]').click();
+      await page.locator('[data-testid=rule-preview] [data-testid=eval-chart]').waitFor({ timeout: 120_000 });
+      await shot(page, 'rule-editor-preview-dark');
+      await assertClean(page, 'rule editor');
+      return `${text.slice(0, 120)} / ${dry.slice(0, 80)}`;
+    });
+
+    let faultAlert = null;
+    await attempt(`the alerts page lists a firing alert of ${faultService} (waiting up to ${Math.round(alertTimeoutMs / 1000)}s for the demo's rules)`, async () => {
+      faultAlert = await waitForFiring((a) => a.labels && a.labels.service === faultService && a.rule === 'service error rate', alertTimeoutMs / 2, `of "service error rate" on ${faultService}`).catch(() =>
+        waitForFiring((a) => a.labels && a.labels.service === faultService, alertTimeoutMs / 2, `naming ${faultService}`),
+      );
+      await open(page, '/alerts', '[data-testid=alerts-firing] [data-testid=alert-row]');
+      const rows = await page.locator('[data-testid=alerts-firing] [data-testid=alert-row]').allInnerTexts();
+      const row = rows.find((r) => r.includes(faultService));
+      if (!row) throw new Error(`firing rows: ${rows.join(' | ').slice(0, 300)}`);
+      const badge = await page.locator('[data-testid=firing-count]').innerText({ timeout: 40_000 });
+      if (!(Number(badge) >= 1)) throw new Error(`the navigation's count of firing alerts: ${badge}`);
+      await shot(page, 'alerts-firing-dark');
+      await assertClean(page, 'alerts');
+      return `${row.replace(/\s+/g, ' ').slice(0, 140)}; nav count ${badge}`;
+    });
+
+    await attempt("a firing alert's page shows its evidence with the root cause", async () => {
+      if (!faultAlert) throw new Error('no firing alert to open');
+      await open(page, `/alerts/${encodeURIComponent(faultAlert.fingerprint)}`, '[data-testid=alert-detail]');
+      // Evidence is gathered just after the alert fires; the page reads it again until it is there.
+      const cause = page.locator('[data-testid=alert-root-cause]').first();
+      await cause.waitFor({ timeout: 90_000 });
+      const text = (await cause.innerText()).replace(/\s+/g, ' ');
+      if (!text.includes(faultService)) throw new Error(`root cause: ${text}`);
+      const trace = await page.locator('[data-testid=alert-example-trace]').first().getAttribute('href');
+      if (!/^\/trace\/[0-9a-f]+/.test(trace || '')) throw new Error(`example trace link: ${trace}`);
+      await page.locator('[data-testid=alert-history]').waitFor();
+      await shot(page, 'alert-detail-dark');
+      await assertClean(page, 'alert detail');
+      return text.slice(0, 160);
+    });
+
+    await attempt("an alert's Silence… button fills a silence with its labels, which can be set and expired", async () => {
+      if (!faultAlert) throw new Error('no firing alert to silence');
+      await open(page, `/alerts/${encodeURIComponent(faultAlert.fingerprint)}`, '[data-testid=silence-button]');
+      await page.locator('[data-testid=silence-button]').click();
+      await page.locator('[data-testid=silence-form]').waitFor();
+      const matchers = await page.locator('[data-testid=silence-matcher]').evaluateAll((els) => els.map((e) => e.value));
+      if (!matchers.includes(`service=${JSON.stringify(faultService)}`)) throw new Error(`matchers: ${matchers.join(', ')}`);
+      await page.locator('[data-testid=silence-author]').fill('ui-test 테스트');
+      await page.locator('[data-testid=silence-submit]').click();
+      const row = page.locator('[data-testid=silence-row]', { hasText: faultService }).filter({ hasText: 'active' }).first();
+      await row.waitFor();
+      await row.locator('[data-testid=silence-expire]').click();
+      await page.locator('[data-testid=silence-row]', { hasText: 'ui-test 테스트' }).filter({ hasText: 'expired' }).first().waitFor();
+      await shot(page, 'silences-dark');
+      await assertClean(page, 'silences');
+      return matchers.join(', ');
+    });
+
+    await attempt('the services page marks the failing service as firing, and its page shows the alert', async () => {
+      if (!faultAlert) throw new Error('no firing alert');
+      await open(page, '/services', '[data-testid=service-row]');
+      await page.locator('[data-testid=service-row]', { hasText: faultService }).locator('[data-testid=service-firing]').waitFor();
+      await open(page, `/services/${encodeURIComponent(faultService)}`, '.stat-cards');
+      await page.locator('[data-testid=service-alerts] a').first().waitFor();
+      await page.locator('[data-testid=service-slos]').waitFor();
+      await shot(page, 'service-alerts-dark');
+      await assertClean(page, 'service alerts');
+    });
+
     // ---- XSS: every page that shows data, with payloads in messages, field names and values.
     const xssPages = [
       ['search', `/search?q=xssmarker&from=1h`, '[data-testid=result-row]'],
@@ -424,6 +568,32 @@ async function main() {
         const injected = await page.evaluate(() => document.querySelectorAll('img[src="x"], iframe, svg[onload], script:not([src]), a[href^="javascript:"], style:not([data-vite-dev-id])').length);
         if (injected) throw new Error(`${injected} elements from payloads are in the DOM`);
         await assertClean(page, path);
+      });
+    }
+    // The alerting pages, with the payloads of the rule made through the API.
+    let xssAlert = null;
+    const xssAlerting = [
+      ['rules', '/rules', '[data-testid=rule-row]'],
+      ['rule', `/rules/${encodeURIComponent(XSS_RULE)}`, '[data-testid=rule-settings]'],
+      ['rule editor', `/rules/${encodeURIComponent(XSS_RULE)}/edit`, '[data-testid=rule-form]'],
+      ['alerts', () => `/alerts?rule=${encodeURIComponent(XSS_RULE)}`, '[data-testid=alert-row]'],
+      ['alert', () => `/alerts/${encodeURIComponent(xssAlert.fingerprint)}`, '[data-testid=alert-history]'],
+      ['silence form', () => `/silences?new=1&matcher=${encodeURIComponent(`payload=${JSON.stringify(PAYLOADS[0])}`)}`, '[data-testid=silence-form]'],
+    ];
+    for (const [name, path, ready] of xssAlerting) {
+      await attempt(`xss: no payload runs on the alerting page ${name}`, async () => {
+        if (xssRule) throw new Error(`the rule was not created: ${xssRule.message}`);
+        if (typeof path === 'function' && !xssAlert) xssAlert = await waitForFiring((a) => a.rule === XSS_RULE, Math.max(60_000, alertTimeoutMs / 3), `of the rule ${XSS_RULE}`);
+        const where = typeof path === 'function' ? path() : path;
+        await open(page, where, ready);
+        await page.waitForTimeout(800);
+        const text = await page.locator('main').innerText();
+        const values = await page.locator('main input, main textarea').evaluateAll((els) => els.map((e) => e.value).join('\n'));
+        if (!`${text}\n${values}`.includes('<img src=x onerror=')) throw new Error('the payload is not shown as text');
+        const injected = await page.evaluate(() => document.querySelectorAll('img[src="x"], iframe, svg[onload], script:not([src]), a[href^="javascript:"], style:not([data-vite-dev-id])').length);
+        if (injected) throw new Error(`${injected} elements from payloads are in the DOM`);
+        if (name === 'alert') await shot(page, 'xss-alert-dark');
+        await assertClean(page, where);
       });
     }
     await attempt('xss: no payload runs in live tail', async () => {

@@ -10,6 +10,9 @@ use trawl_storage::StoreError;
 #[derive(Debug)]
 pub enum ApiError {
     BadRequest { code: &'static str, reason: String },
+    /// Bad input with every problem listed (`problems` in the body): a rule, a contact point,
+    /// a rule file.
+    Invalid { code: &'static str, reason: String, problems: serde_json::Value },
     /// Missing or unknown credentials (the Sentry key of a Sentry request).
     Unauthorized(String),
     PayloadTooLarge(String),
@@ -35,7 +38,7 @@ impl ApiError {
 
     pub fn status(&self) -> StatusCode {
         match self {
-            ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::BadRequest { .. } | ApiError::Invalid { .. } => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -52,7 +55,7 @@ impl ApiError {
     /// Short machine-readable reason, also the `reason` label of the reject counter.
     pub fn code(&self) -> &'static str {
         match self {
-            ApiError::BadRequest { code, .. } => code,
+            ApiError::BadRequest { code, .. } | ApiError::Invalid { code, .. } => code,
             ApiError::Unauthorized(_) => "unauthorized",
             ApiError::PayloadTooLarge(_) => "too_large",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
@@ -68,7 +71,7 @@ impl ApiError {
 
     pub fn reason(&self) -> &str {
         match self {
-            ApiError::BadRequest { reason, .. } => reason,
+            ApiError::BadRequest { reason, .. } | ApiError::Invalid { reason, .. } => reason,
             ApiError::PayloadTooLarge(r)
             | ApiError::Unauthorized(r)
             | ApiError::UnsupportedMediaType(r)
@@ -97,7 +100,10 @@ impl IntoResponse for ApiError {
         if matches!(self, ApiError::Internal(_)) {
             tracing::error!(reason = %self.reason(), "internal error");
         }
-        let body = serde_json::json!({"error": {"code": self.code(), "reason": self.reason()}});
+        let mut body = serde_json::json!({"error": {"code": self.code(), "reason": self.reason()}});
+        if let ApiError::Invalid { problems, .. } = &self {
+            body["error"]["problems"] = problems.clone();
+        }
         let mut response = (self.status(), axum::Json(body)).into_response();
         if let Some(secs) = self.retry_after() {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
@@ -136,6 +142,28 @@ impl From<QueryError> for ApiError {
             QueryError::Timeout => ApiError::QueryTimeout(e.to_string()),
             QueryError::TooLarge(r) => ApiError::QueryTooLarge(r),
             QueryError::Cancelled => ApiError::bad_request("cancelled", e.to_string()),
+        }
+    }
+}
+
+impl From<trawl_alert::AlertError> for ApiError {
+    fn from(e: trawl_alert::AlertError) -> ApiError {
+        use trawl_alert::AlertError;
+        match e {
+            AlertError::NotFound(r) => ApiError::NotFound(r),
+            AlertError::Conflict(r) => ApiError::Conflict(r),
+            AlertError::Invalid(problems) => ApiError::Invalid {
+                code: "invalid",
+                reason: problems.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("; "),
+                problems: serde_json::to_value(&problems).unwrap_or_default(),
+            },
+            AlertError::Files(problems) => ApiError::Invalid {
+                code: "invalid_files",
+                reason: format!("the files were refused, the previous rules stay: {}", problems.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("; ")),
+                problems: serde_json::to_value(&problems).unwrap_or_default(),
+            },
+            AlertError::Store(e) => e.into(),
+            AlertError::Internal(r) => ApiError::Internal(r),
         }
     }
 }

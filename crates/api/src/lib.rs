@@ -2,6 +2,8 @@
 //! with `trawl-ingest`, write through `trawl-storage`, query with `trawl-query`, and
 //! [`ApiError`] is the one place where errors become status codes.
 
+mod alert_rules;
+mod alerts;
 mod catalog;
 mod error;
 mod es;
@@ -9,6 +11,7 @@ mod grpc;
 mod ingest;
 mod loki;
 mod metrics;
+mod notify_config;
 mod patterns;
 mod query;
 mod sentry;
@@ -26,7 +29,7 @@ pub use syslog::{bind_syslog, serve_syslog, SyslogOptions};
 pub use state::{ApiMetrics, AppState, Limits};
 pub use time_range::{parse_duration_ns, parse_time_bound};
 
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::Router;
 
 /// Routes served on the main port: UI/API, OTLP/HTTP, health and metrics.
@@ -50,6 +53,25 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/services/{name}", get(services::detail))
         .route("/api/v1/servicemap", get(services::map))
         .route("/api/v1/stats", get(metrics::stats))
+        // Alerting: rules, alerts, silences, contact points, policies, notifications, SLOs.
+        .route("/api/v1/rules", get(alert_rules::list).post(alert_rules::create))
+        .route("/api/v1/rules/validate", post(alert_rules::validate))
+        .route("/api/v1/rules/preview", post(alert_rules::preview))
+        .route("/api/v1/rules/reload", post(alert_rules::reload))
+        .route("/api/v1/rules/{name}", get(alert_rules::get).put(alert_rules::update).delete(alert_rules::delete))
+        .route("/api/v1/rules/{name}/history", get(alert_rules::history))
+        .route("/api/v1/rules/{name}/versions", get(alert_rules::versions))
+        .route("/api/v1/alerts", get(alerts::list))
+        .route("/api/v1/alerts/{fingerprint}", get(alerts::get))
+        .route("/api/v1/alerts/{fingerprint}/ack", post(alerts::ack))
+        .route("/api/v1/silences", get(alerts::silences).post(alerts::add_silence))
+        .route("/api/v1/silences/{id}", delete(alerts::expire_silence))
+        .route("/api/v1/contact-points", get(notify_config::list).post(notify_config::create))
+        .route("/api/v1/contact-points/{name}", get(notify_config::get).put(notify_config::update).delete(notify_config::delete))
+        .route("/api/v1/contact-points/{name}/test", post(notify_config::test))
+        .route("/api/v1/policies", get(notify_config::policies).put(notify_config::put_policies))
+        .route("/api/v1/notifications", get(notify_config::notifications))
+        .route("/api/v1/slos", get(notify_config::slos))
         .merge(otlp_http_router())
         // Compatibility endpoints: Elasticsearch `_bulk` and probes, Loki push, Sentry.
         .merge(es::router())

@@ -73,5 +73,17 @@ pub async fn prometheus(State(state): State<AppState>) -> Response {
     gauge(&mut out, "trawl_queries_total", "Searches and trace lookups served.", "counter", a.queries.load(Relaxed) as f64);
     let _ = writeln!(out, "# HELP trawl_query_seconds Query latency.\n# TYPE trawl_query_seconds histogram");
     a.query_seconds.render("trawl_query_seconds", "", &mut out);
+    if let Some(alerting) = state.alerting.clone() {
+        // Reads the outbox counts from the metastore: off the reactor.
+        if let Ok(part) = tokio::task::spawn_blocking(move || {
+            let mut part = String::new();
+            alerting.render_metrics(&mut part);
+            part
+        })
+        .await
+        {
+            out.push_str(&part);
+        }
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], out).into_response()
 }

@@ -411,7 +411,7 @@ pub async fn rootcause(
     let max_traces = params.max_traces.unwrap_or(1_000).clamp(1, 20_000);
     let store = state.store.clone();
     let report = tokio::task::spawn_blocking(move || {
-        trawl_query::root_cause(&store.snapshot(), &trawl_query::RootCauseRequest { query: &query, start_ns: start, end_ns: end, max_traces })
+        trawl_query::root_cause(&store.snapshot(), &trawl_query::RootCauseRequest { query: &query, start_ns: start, end_ns: end, max_traces, service: None })
     })
     .await
     .map_err(|e| ApiError::Internal(format!("root cause task failed: {e}")))??;

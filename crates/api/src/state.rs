@@ -93,12 +93,14 @@ pub struct AppState {
     pub compat: Arc<CompatConfig>,
     /// Recently acknowledged Elasticsearch (index, `_id`) pairs, for idempotent retries.
     pub es_ids: Arc<crate::es::RecentIds>,
+    /// Rules, alerts and notifications; None when the server runs without them.
+    pub alerting: Option<Arc<trawl_alert::Alerting>>,
 }
 
 impl AppState {
     pub fn new(store: Arc<Store>, limits: Limits) -> AppState {
         let query_gate = Arc::new(QueryGate::new(limits.max_concurrent_queries, limits.max_queued_queries));
-        AppState { store, limits, metrics: Arc::new(ApiMetrics::default()), query_gate, compat: Default::default(), es_ids: Default::default() }
+        AppState { store, limits, metrics: Arc::new(ApiMetrics::default()), query_gate, compat: Default::default(), es_ids: Default::default(), alerting: None }
     }
 }
 
@@ -137,6 +139,17 @@ pub struct CompatConfig {
 }
 
 impl AppState {
+    /// The same state with alerting.
+    pub fn with_alerting(mut self, alerting: Arc<trawl_alert::Alerting>) -> AppState {
+        self.alerting = Some(alerting);
+        self
+    }
+
+    /// The alerting engine, or 503 when the server runs without it.
+    pub fn alerting(&self) -> Result<&Arc<trawl_alert::Alerting>, crate::ApiError> {
+        self.alerting.as_ref().ok_or_else(|| crate::ApiError::Unavailable("alerting is not running on this server".into()))
+    }
+
     /// The same state with these compatibility settings.
     pub fn with_compat(mut self, compat: CompatConfig) -> AppState {
         self.compat = Arc::new(compat);

@@ -37,31 +37,34 @@ fn post(client: &reqwest::blocking::Client, url: &str, body: Vec<u8>, stop: &Ato
     false
 }
 
-/// Sends `rate` requests per second to `endpoint` (an OTLP/HTTP base URL such as
-/// `http://127.0.0.1:4318`) until `stop` is set. The fault is on when `schedule` says so,
-/// counted from the start of this call.
-pub fn run(fleet: &mut Fleet, endpoint: &str, rate: f64, schedule: Schedule, stop: &AtomicBool, stats: &SendStats) {
+/// Sends `rate` requests per second of `clock` to `endpoint` (an OTLP/HTTP base URL such as
+/// `http://127.0.0.1:4318`) until `stop` is set, stamped with the clock's time. The fault is on
+/// when `schedule` says so, counted on the clock from the start of this call. With a clock
+/// faster than real time, an hour of traffic passes in minutes.
+pub fn run(fleet: &mut Fleet, endpoint: &str, rate: f64, schedule: Schedule, stop: &AtomicBool, stats: &SendStats, clock: &dyn trawl_model::Clock) {
     let client = match reqwest::blocking::Client::builder().timeout(Duration::from_secs(30)).build() {
         Ok(c) => c,
         Err(_) => return,
     };
     let base = endpoint.trim_end_matches('/');
     let (traces_url, logs_url) = (format!("{base}/v1/traces"), format!("{base}/v1/logs"));
-    let started = Instant::now();
+    let started = clock.now_ns();
     let tick = Duration::from_millis(200);
+    // The same tick on the clock.
+    let clock_tick_ns = (tick.as_nanos() as f64 * clock.speed()) as i64;
     let mut owed = 0.0;
     while !stop.load(Ordering::Relaxed) {
         let tick_start = Instant::now();
-        owed += rate * tick.as_secs_f64();
+        owed += rate * clock_tick_ns as f64 / 1e9;
         let n = owed.floor() as usize;
         owed -= n as f64;
-        let now = trawl_model::now_ns();
-        let fault = schedule.active(started.elapsed());
+        let now = clock.now_ns();
+        let fault = schedule.active(Duration::from_nanos((now - started).max(0) as u64));
         let mut spans = Vec::new();
         let mut records = Vec::new();
         for i in 0..n {
             // Spread the requests over the tick that just passed.
-            let start = now - tick.as_nanos() as i64 + (i as i64 * tick.as_nanos() as i64 / n.max(1) as i64);
+            let start = now - clock_tick_ns + (i as i64 * clock_tick_ns / n.max(1) as i64);
             let (s, r) = fleet.request(start, fault);
             spans.extend(s);
             records.extend(r);

@@ -6,6 +6,7 @@
 //! (matching) must agree on what a word is.
 
 mod attributes;
+pub mod clock;
 mod level;
 mod record;
 mod span;
@@ -13,6 +14,7 @@ pub mod text;
 mod timestamp;
 
 pub use attributes::{attributes_to_json, attributes_to_json_string, find_attribute, flatten_json, AttrValue, FoundAttribute, Attributes, MAX_FIELDS};
+pub use clock::{Clock, ScaledClock, SystemClock};
 pub use level::Level;
 pub use record::{Record, MAX_RECORD_BYTES};
 pub use span::{Span, SpanEvent, SpanKind, SpanLink, StatusCode};

@@ -35,6 +35,31 @@ pub fn parse(text: &str) -> Result<Query, QueryError> {
     Ok(query)
 }
 
+/// A condition on the columns of a result row, as a `where` pipe takes it (`n > 100`,
+/// `error_rate > 0.05 and requests >= 20`): what alert rules compare their results with. Error
+/// positions count from the start of `text`.
+pub fn parse_condition(text: &str) -> Result<crate::ValueExpr, QueryError> {
+    const PREFIX: &str = "| where ";
+    if text.trim().is_empty() {
+        return Err(QueryError::Syntax { message: "the condition is empty".into(), line: 1, column: 1 });
+    }
+    if text.contains('|') && !text.contains(['"', '\'', '`']) {
+        let column = text.chars().position(|c| c == '|').unwrap_or(0) + 1;
+        return Err(QueryError::Syntax { message: "a condition cannot contain a pipe".into(), line: 1, column });
+    }
+    let shift = |e: QueryError| match e {
+        QueryError::Syntax { message, line: 1, column } => {
+            QueryError::Syntax { message, line: 1, column: column.saturating_sub(PREFIX.chars().count()).max(1) }
+        }
+        other => other,
+    };
+    let query = parse(&format!("{PREFIX}{text}")).map_err(shift)?;
+    match query.pipes.as_slice() {
+        [crate::Pipe::Where(expr)] => Ok(expr.clone()),
+        _ => Err(QueryError::Syntax { message: "a condition cannot contain a pipe".into(), line: 1, column: 1 }),
+    }
+}
+
 pub(crate) struct Parser {
     pub(crate) chars: Vec<char>,
     pub(crate) pos: usize,

@@ -56,6 +56,9 @@ pub struct RootCauseRequest<'a> {
     pub end_ns: i64,
     /// At most this many failing traces are assembled: the newest ones.
     pub max_traces: usize,
+    /// Without a query: only the failing traces in which this service has an error span (an
+    /// alert about one service explains that service's failures).
+    pub service: Option<&'a str>,
 }
 
 #[derive(Debug, Serialize)]
@@ -203,20 +206,31 @@ fn failing_traces(
         warnings.extend(found.warnings);
         return Ok(ids);
     }
+    let in_scope = |service: &str| request.service.is_none_or(|s| s == service);
     for chunk in &snapshot.chunks {
         for s in chunk.spans.iter().filter(|s| s.start_ns >= start && s.start_ns < end && s.status_code == StatusCode::Error) {
-            note(&s.trace_id, s.start_ns);
+            if in_scope(&s.service) {
+                note(&s.trace_id, s.start_ns);
+            }
         }
     }
-    // Only three small columns, only the rows of the window, only row groups with an error.
-    let prefilter = RowPrefilter::time_range("start", start, end - 1);
-    let keep = |_: &SegmentHandle, rg: &RowGroupIndex| rg.has_level(trawl_model::Level::Error);
-    scan_span_columns(snapshot, &["start", "trace_id", "status_code"], &prefilter, keep, warnings, |b| {
+    // Only a few small columns, only the rows of the window, only row groups with an error.
+    let prefilter = RowPrefilter {
+        services: request.service.map(|s| std::iter::once(s.to_lowercase()).collect()),
+        ..RowPrefilter::time_range("start", start, end - 1)
+    };
+    let keep = |seg: &SegmentHandle, rg: &RowGroupIndex| {
+        rg.has_level(trawl_model::Level::Error)
+            && request.service.is_none_or(|wanted| rg.services.iter().any(|&i| seg.index.services.get(i as usize).is_some_and(|s| s == wanted)))
+    };
+    let columns: &[&str] = if request.service.is_some() { &["start", "trace_id", "status_code", "service"] } else { &["start", "trace_id", "status_code"] };
+    scan_span_columns(snapshot, columns, &prefilter, keep, warnings, |b| {
         let (Some(time), Some(trace_id), Some(status)) = (timestamps(b, "start"), strings(b, "trace_id"), strings(b, "status_code")) else {
             return;
         };
+        let service = strings(b, "service");
         for i in 0..b.num_rows() {
-            if status.value(i) == "ERROR" {
+            if status.value(i) == "ERROR" && service.is_none_or(|s| in_scope(s.value(i))) {
                 note(trace_id.value(i), time.value(i));
             }
         }

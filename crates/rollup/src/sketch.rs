@@ -143,6 +143,24 @@ impl LatencySketch {
         Some(self.max)
     }
 
+    /// How many values are above `value` (nanoseconds), within the sketch's accuracy: a bucket
+    /// counts as above when its representative value is. What a latency SLO counts as slow.
+    pub fn count_above(&self, value: f64) -> u64 {
+        if self.count == 0 || value.is_nan() || value >= self.max {
+            return 0;
+        }
+        if value < self.min {
+            return self.count;
+        }
+        let mut above = 0u64;
+        for (j, &n) in self.counts.iter().enumerate() {
+            if bucket_value(self.offset + j as i32) > value {
+                above = above.saturating_add(n);
+            }
+        }
+        above
+    }
+
     /// The compact binary form stored in the metastore: version, zero count, bucket count,
     /// first bucket index, counts (LEB128 varints), then min and max (f64, little endian).
     pub fn encode(&self) -> Vec<u8> {
@@ -252,6 +270,18 @@ impl Reader<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_values_above_a_latency() {
+        let mut s = LatencySketch::new();
+        for ms in 1..=100 {
+            s.add(ms as f64 * 1e6);
+        }
+        assert_eq!(s.count_above(50.5e6), 50);
+        assert_eq!(s.count_above(0.0), 100);
+        assert_eq!(s.count_above(100e6), 0);
+        assert_eq!(LatencySketch::new().count_above(1.0), 0);
+    }
     use proptest::prelude::*;
 
     /// The value of rank `floor(q · (n - 1))`: what the contract promises to approximate.

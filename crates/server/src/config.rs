@@ -55,6 +55,40 @@ pub struct ServerArgs {
     /// Sentry public keys accepted, comma-separated (default: any key).
     #[arg(long, env = "TRAWL_SENTRY_KEYS", value_delimiter = ',')]
     pub sentry_keys: Option<Vec<String>>,
+    /// Directory of alert rule files (`*.yaml`, `*.toml`, `*.json`): rules, contact points and
+    /// policies, read at start and on SIGHUP or `trawl rules reload`.
+    #[arg(long, env = "TRAWL_RULES_DIR")]
+    pub rules_dir: Option<PathBuf>,
+    /// The UI's address as people reach it, for links in notifications (default: the listen
+    /// address).
+    #[arg(long, env = "TRAWL_PUBLIC_URL")]
+    pub public_url: Option<String>,
+}
+
+/// `[alerting]` of trawl.toml.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AlertingFile {
+    rules_dir: Option<PathBuf>,
+    public_url: Option<String>,
+    /// Threads evaluating rules (default 2).
+    workers: Option<usize>,
+    /// Longest one evaluation may run (default 30s).
+    evaluation_timeout: Option<String>,
+    /// Memory one evaluation's query may hold (default 256 MiB).
+    evaluation_memory_bytes: Option<usize>,
+    /// Most alerts one rule may hold (default 1000).
+    max_alerts_per_rule: Option<usize>,
+    /// Let notifications reach loopback and private networks (default false).
+    allow_private_networks: Option<bool>,
+    /// Hosts and networks notifications may reach even though they are not public.
+    allowed_hosts: Option<Vec<String>>,
+    /// Delivery attempts before a notification is given up (default 10).
+    max_attempts: Option<u32>,
+    /// Timeout of one outbound request (default 10s).
+    notification_timeout: Option<String>,
+    /// How long alert history and sent notifications are kept (default 14d).
+    history: Option<String>,
 }
 
 /// The `trawl.toml` file; every key is optional.
@@ -81,6 +115,8 @@ struct FileConfig {
     /// Bytes of frozen buffers waiting for a flush; past this, writes are refused (429).
     max_pending_flush_bytes: Option<usize>,
     row_group_rows: Option<usize>,
+    #[serde(default)]
+    alerting: AlertingFile,
 }
 
 #[derive(Debug)]
@@ -93,6 +129,43 @@ pub struct ServerConfig {
     pub es_listen: Option<SocketAddr>,
     pub syslog_listen: Option<SocketAddr>,
     pub compat: trawl_api::CompatConfig,
+    pub alerting: trawl_alert::AlertConfig,
+}
+
+fn duration_setting(text: Option<String>, what: &str) -> anyhow::Result<Option<trawl_alert::Dur>> {
+    text.map(|t| trawl_alert::Dur::parse(&t).with_context(|| format!("{what} {t:?} is not a duration such as 30s or 14d"))).transpose()
+}
+
+fn alert_config(rules_dir: Option<PathBuf>, public_url: Option<String>, file: AlertingFile, listen: SocketAddr) -> anyhow::Result<trawl_alert::AlertConfig> {
+    let mut c = trawl_alert::AlertConfig { rules_dir: rules_dir.or(file.rules_dir), ..Default::default() };
+    c.public_url = public_url.or(file.public_url).unwrap_or_else(|| {
+        let host = if listen.ip().is_unspecified() { "127.0.0.1".to_string() } else { listen.ip().to_string() };
+        format!("http://{host}:{}", listen.port())
+    });
+    if let Some(n) = file.workers {
+        c.workers = n.clamp(1, 64);
+    }
+    if let Some(d) = duration_setting(file.evaluation_timeout, "alerting.evaluation_timeout")? {
+        c.limits.timeout = d.as_std();
+    }
+    if let Some(n) = file.evaluation_memory_bytes {
+        c.limits.memory_bytes = n;
+    }
+    if let Some(n) = file.max_alerts_per_rule {
+        c.limits.max_groups = n.max(1);
+    }
+    c.outbound.allow_private = file.allow_private_networks.unwrap_or(false);
+    c.outbound.allowed = file.allowed_hosts.unwrap_or_default();
+    if let Some(n) = file.max_attempts {
+        c.max_attempts = n.max(1);
+    }
+    if let Some(d) = duration_setting(file.notification_timeout, "alerting.notification_timeout")? {
+        c.outbound_limits.timeout = d.as_std();
+    }
+    if let Some(d) = duration_setting(file.history, "alerting.history")? {
+        c.history = d;
+    }
+    Ok(c)
 }
 
 /// An optional listener setting: missing means `off`, `on` means the protocol's usual address.
@@ -167,7 +240,9 @@ impl ServerConfig {
             limits.max_concurrent_queries = n.max(1);
             limits.max_queued_queries = 16 * n.max(1);
         }
+        let alerting = alert_config(args.rules_dir, args.public_url, file.alerting, listen)?;
         Ok(ServerConfig {
+            alerting,
             listen,
             otlp_http_listen: address(&otlp_http, "otlp-http-listen")?,
             otlp_grpc_listen: address(&otlp_grpc, "otlp-grpc-listen")?,

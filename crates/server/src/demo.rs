@@ -36,6 +36,16 @@ pub struct DemoArgs {
     pub stop_after: Option<String>,
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    /// Run the clock this many times faster than real time (1 to 100): the fleet's timestamps,
+    /// the fault schedule and alert evaluation all follow it, so `--speed 10` lives through ten
+    /// minutes in one. Flags of time (`--fault-delay`, `--stop-after`, …) are on this clock.
+    /// With `--stop-after` the clock starts in the past and ends on the wall clock's time;
+    /// without it, it runs ahead of the wall clock.
+    #[arg(long, default_value_t = 1.0)]
+    pub speed: f64,
+    /// Also send the alerts' notifications to this webhook (JSON, see docs/alerting.md).
+    #[arg(long)]
+    pub notify_webhook: Option<String>,
     #[command(flatten)]
     pub server: ServerArgs,
 }
@@ -45,6 +55,24 @@ fn duration(text: &str, what: &str) -> anyhow::Result<Duration> {
         .filter(|ns| *ns >= 0)
         .map(|ns| Duration::from_nanos(ns as u64))
         .with_context(|| format!("{what} {text:?} is not a duration such as 30s or 5m"))
+}
+
+/// The rule set the demo runs (`rules/default.yaml` of the repository).
+const DEFAULT_RULES: &str = include_str!("../../../rules/default.yaml");
+
+/// The demo's contact points and policies: the console, and a webhook when asked for.
+fn demo_notifications(webhook: Option<&str>) -> String {
+    let mut receivers = vec!["console"];
+    let mut text = String::from("contact_points:\n  - name: console\n    kind: console\n");
+    if let Some(url) = webhook {
+        receivers.push("webhook");
+        text.push_str(&format!("  - name: webhook\n    kind: webhook\n    url: {}\n", serde_json::to_string(url).unwrap_or_default()));
+    }
+    text.push_str(&format!(
+        "policies:\n  receivers: [{}]\n  group_by: [rule, service]\n  group_wait: 30s\n  group_interval: 1m\n  repeat_interval: 4h\n  inhibit_rules:\n    - source_matchers: [severity=critical]\n      target_matchers: [severity=warning]\n      equal: [service]\n",
+        receivers.join(", ")
+    ));
+    text
 }
 
 pub fn run(mut args: DemoArgs) -> anyhow::Result<()> {
@@ -67,11 +95,26 @@ pub fn run(mut args: DemoArgs) -> anyhow::Result<()> {
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("TRAWL_LOG").unwrap_or_else(|_| "warn".into()))
         .with_writer(std::io::stderr)
         .init();
-    let config = ServerConfig::load(args.server)?;
+    if !(1.0..=100.0).contains(&args.speed) {
+        bail!("speed {} is not between 1 and 100", args.speed);
+    }
+    // With --stop-after the faster clock starts in the past and ends on the wall clock's time,
+    // so what it stamps is never in the future (where "the last 15 minutes" would miss it).
+    let clock = match stop_after {
+        Some(span) if args.speed > 1.0 => {
+            let behind = span.as_nanos() as f64 * (1.0 - 1.0 / args.speed);
+            trawl_model::ScaledClock::starting_at(trawl_model::now_ns() - behind as i64, args.speed)
+        }
+        _ => trawl_model::ScaledClock::new(args.speed),
+    };
+    let mut config = ServerConfig::load(args.server)?;
+    // The default rule set, and notifications printed here (and sent to --notify-webhook).
+    config.alerting.builtin.push(trawl_alert::files::Source { name: "rules/default.yaml".into(), text: DEFAULT_RULES.into() });
+    config.alerting.builtin.push(trawl_alert::files::Source { name: "demo-notifications.yaml".into(), text: demo_notifications(args.notify_webhook.as_deref()) });
     let data_dir = config.store.data_dir.clone();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-    let server = runtime.spawn(crate::server::serve(config, Some(ready_tx)));
+    let server = runtime.spawn(crate::server::serve(config, Some(ready_tx), Arc::new(clock)));
     let api = match ready_rx.recv_timeout(Duration::from_secs(60)) {
         Ok(api) => api,
         Err(_) => {
@@ -88,12 +131,13 @@ pub fn run(mut args: DemoArgs) -> anyhow::Result<()> {
         let rate = args.rate;
         std::thread::Builder::new().name("trawl-fleet".into()).spawn(move || {
             let mut fleet = Fleet::new(fleet_config);
-            sender::run(&mut fleet, &api, rate, schedule, &stop, &stats)
+            sender::run(&mut fleet, &api, rate, schedule, &stop, &stats, &clock)
         })?
     };
     let me = std::env::args().next().unwrap_or_else(|| "trawl".into());
     let banner = format!(
         "trawl demo: {n_services} simulated services sending OTLP to {api} ({rate} requests/s)\n\
+         alerts: the default rule set (rules/default.yaml); notifications are printed here{speed}\n\
          data directory: {data}\n\
          fault: {scenario} from {delay:?} after start, for {duration:?} every {period:?}\n\n\
          web UI: {api}/\n\
@@ -104,6 +148,7 @@ pub fn run(mut args: DemoArgs) -> anyhow::Result<()> {
          {me} trace $({me} query 'level:error trace_id:* | fields trace_id' --limit 1 --format csv --server {api} | tail -1) --server {api}\n\n\
          Ctrl-C to stop\n",
         rate = args.rate,
+        speed = if args.speed > 1.0 { format!("; the clock runs {}x faster", args.speed) } else { String::new() },
         data = data_dir.display(),
         scenario = scenario.name(),
         delay = schedule.delay,
@@ -118,7 +163,7 @@ pub fn run(mut args: DemoArgs) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     loop {
         std::thread::sleep(Duration::from_millis(200));
-        if server.is_finished() || stop_after.is_some_and(|d| started.elapsed() >= d) {
+        if server.is_finished() || stop_after.is_some_and(|d| started.elapsed().mul_f64(args.speed) >= d) {
             break;
         }
     }

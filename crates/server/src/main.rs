@@ -1,5 +1,6 @@
 //! The `trawl` binary: the server and the command-line client.
 
+mod cli_alerts;
 mod cli_ingest;
 mod cli_patterns;
 mod cli_search;
@@ -98,6 +99,22 @@ enum Command {
         #[arg(long, default_value_t = 10_000)]
         max_patterns: usize,
     },
+    /// Firing and pending alerts, with their root cause and link.
+    Alerts {
+        /// Also resolved alerts.
+        #[arg(long)]
+        all: bool,
+        #[arg(long, value_enum, default_value = "table")]
+        format: output::Format,
+        #[arg(long, env = "TRAWL_SERVER", default_value = "http://127.0.0.1:7070")]
+        server: String,
+    },
+    /// Alert rules: list them, check rule files offline, reload the server's files.
+    #[command(subcommand)]
+    Rules(cli_alerts::RulesCommand),
+    /// Silences: add, list, expire.
+    #[command(subcommand)]
+    Silence(cli_alerts::SilenceCommand),
     /// Show a trace as a waterfall, with its root cause and records, across services.
     Trace {
         trace_id: String,
@@ -133,6 +150,13 @@ fn main() -> ExitCode {
                 Command::Trace { trace_id, format, server } => cli_search::trace(&server, &trace_id, format),
                 Command::Why { query, since, format, server } => cli_search::why(&server, &query, &since, format),
                 Command::Tail { query, format, server } => cli_search::tail(&server, &query, format),
+                Command::Alerts { all, format, server } => cli_alerts::alerts(&server, all, format),
+                Command::Rules(command) => match cli_alerts::rules(command) {
+                    Ok(code) if code == ExitCode::SUCCESS => Ok(()),
+                    Ok(code) => return code,
+                    Err(e) => Err(e),
+                },
+                Command::Silence(command) => cli_alerts::silence(command),
                 Command::Server(_) | Command::Demo(_) => unreachable!("handled above"),
             }
         }

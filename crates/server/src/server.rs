@@ -15,19 +15,30 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
         .init();
     let config = ServerConfig::load(args)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;
-    runtime.block_on(serve(config, None))
+    runtime.block_on(serve(config, None, Arc::new(trawl_model::SystemClock)))
 }
 
 /// Binds every listener, serves until SIGINT or SIGTERM, then flushes and stops the store.
-/// `ready`, when given, receives the main API's URL once every listener is bound.
-pub async fn serve(config: ServerConfig, ready: Option<std::sync::mpsc::Sender<String>>) -> anyhow::Result<()> {
+/// `ready`, when given, receives the main API's URL once every listener is bound. `clock` is
+/// the time of alert evaluation (the demo runs a faster one).
+pub async fn serve(config: ServerConfig, ready: Option<std::sync::mpsc::Sender<String>>, clock: Arc<dyn trawl_model::Clock>) -> anyhow::Result<()> {
     let data_dir = config.store.data_dir.clone();
     let store = Arc::new(
         tokio::task::spawn_blocking(move || Store::open(config.store))
             .await?
             .with_context(|| format!("cannot open the data directory {}", data_dir.display()))?,
     );
-    let state = AppState::new(store.clone(), config.limits.clone()).with_compat(config.compat.clone());
+    let alerting = {
+        let (store, alert_config) = (store.clone(), config.alerting.clone());
+        tokio::task::spawn_blocking(move || trawl_alert::Alerting::open(store, clock, alert_config))
+            .await?
+            .map_err(|e| anyhow::anyhow!("cannot start alerting: {e}"))?
+    };
+    for problem in alerting.file_problems() {
+        eprintln!("trawl: rule file refused: {problem}");
+    }
+    alerting.start().map_err(|e| anyhow::anyhow!(e))?;
+    let state = AppState::new(store.clone(), config.limits.clone()).with_compat(config.compat.clone()).with_alerting(alerting.clone());
     let main = TcpListener::bind(config.listen).await.with_context(|| format!("cannot listen on {}", config.listen))?;
     let api_url = format!("http://{}", main.local_addr()?);
     let mut addresses = vec![format!("api={api_url}")];
@@ -89,6 +100,23 @@ pub async fn serve(config: ServerConfig, ready: Option<std::sync::mpsc::Sender<S
         let _ = ready.send(api_url);
     }
 
+    #[cfg(unix)]
+    {
+        // SIGHUP reads the rule files again, as `trawl rules reload` does.
+        let alerting = alerting.clone();
+        if let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+            tokio::spawn(async move {
+                while hup.recv().await.is_some() {
+                    let a = alerting.clone();
+                    match tokio::task::spawn_blocking(move || a.reload()).await {
+                        Ok(Ok(report)) => tracing::info!(rules = report.rules, changed = report.changed_rules.len(), "rule files reloaded"),
+                        Ok(Err(e)) => tracing::error!(error = %e, "rule files refused; the previous rules stay"),
+                        Err(e) => tracing::error!(error = %e, "reload task failed"),
+                    }
+                }
+            });
+        }
+    }
     let outcome = tokio::select! {
         _ = shutdown_signal() => Ok(()),
         Some(result) = tasks.join_next() => result.context("listener task").and_then(|r| r),
@@ -96,6 +124,10 @@ pub async fn serve(config: ServerConfig, ready: Option<std::sync::mpsc::Sender<S
     tracing::info!("shutting down");
     let _ = stop_tx.send(true);
     let _ = tokio::time::timeout(Duration::from_secs(10), async { while tasks.join_next().await.is_some() {} }).await;
+    {
+        let a = alerting.clone();
+        tokio::task::spawn_blocking(move || a.shutdown()).await?;
+    }
     let s = store.clone();
     tokio::task::spawn_blocking(move || s.shutdown(Duration::from_secs(30))).await?;
     outcome

@@ -7,6 +7,7 @@
 //! only then deletes the WAL files they came from. Queries read a [`Snapshot`]: buffer chunks
 //! and registered segments, both immutable.
 
+mod alert_tables;
 mod bloom;
 mod buffer;
 mod config;
@@ -22,6 +23,7 @@ mod segment_reader;
 mod segment_writer;
 mod store;
 
+pub use alert_tables::{AlertTables, AlertWrite, EventRow, InstanceRow, ObjectRow, ObjectVersionRow, OutboxRow};
 pub use bloom::Bloom;
 pub use buffer::Chunk;
 pub use config::{Durability, StoreConfig};

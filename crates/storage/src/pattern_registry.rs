@@ -243,6 +243,12 @@ impl PatternRegistry {
         delta
     }
 
+    /// When `id` of `service` was created, if that happened since the last delta (older
+    /// patterns have it in the dictionary).
+    pub fn created_at(&self, service: &str, id: u64) -> Option<i64> {
+        self.miners.get(service)?.created.get(&id).map(|c| c.1)
+    }
+
     /// The current `(canonical id, template)` of `id` in `service`'s live miner.
     pub fn live_template(&self, service: &str, id: u64) -> Option<(u64, String)> {
         let miner = &self.miners.get(service)?.miner;

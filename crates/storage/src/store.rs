@@ -78,6 +78,35 @@ impl PatternLookup {
     }
 }
 
+impl PatternLookup {
+    /// When each `(service, pattern id)` was first seen (the time of the record that created
+    /// it), for the ids that are known: patterns created since the last flush from the live
+    /// miners, the others from the dictionary.
+    pub fn first_seen(&self, keys: &[(String, u64)]) -> Result<std::collections::HashMap<(String, u64), i64>, StoreError> {
+        let mut found = std::collections::HashMap::new();
+        let Some(inner) = &self.inner else { return Ok(found) };
+        let mut missing = Vec::new();
+        {
+            let registry = inner.patterns.lock();
+            for key in keys {
+                match registry.created_at(&key.0, key.1) {
+                    Some(t) => {
+                        found.insert(key.clone(), t);
+                    }
+                    None => missing.push(key.clone()),
+                }
+            }
+        }
+        if !missing.is_empty() {
+            let stored = inner.metastore_reader.lock().pattern_templates(&inner.config.tenant, &missing)?;
+            for (key, row) in stored {
+                found.insert(key, row.first_seen_ns);
+            }
+        }
+        Ok(found)
+    }
+}
+
 /// The rollups of a window: registered rows merged with those computed from the buffer.
 #[derive(Debug, Clone, Default)]
 pub struct RollupView {
@@ -148,6 +177,8 @@ struct Inner {
     metastore: Mutex<Metastore>,
     /// A second connection for rollup reads, so they never wait for a flush's fsync.
     metastore_reader: Mutex<Metastore>,
+    /// A third connection, for alerting's tables.
+    alert_tables: Mutex<crate::AlertTables>,
     /// Held (write) by the flusher from registering a buffer's segments and rollups until the
     /// buffer leaves memory, and (read) by [`Store::rollups`] while it takes the buffer and reads
     /// the tables: a buffer's rollups are then counted either from memory or from the metastore,
@@ -203,6 +234,7 @@ impl Store {
         }
         let metastore = Metastore::open(&config.data_dir.join(filenames::METASTORE_FILE))?;
         let metastore_reader = Metastore::open(&config.data_dir.join(filenames::METASTORE_FILE))?;
+        let alert_tables = crate::AlertTables::open(&config.data_dir.join(filenames::METASTORE_FILE))?;
         let flushed_through = metastore.flushed_through()?;
         let rows = metastore.segments()?;
         let mut corrupt = Vec::new();
@@ -232,6 +264,7 @@ impl Store {
             segments: RwLock::new(handles),
             metastore: Mutex::new(metastore),
             metastore_reader: Mutex::new(metastore_reader),
+            alert_tables: Mutex::new(alert_tables),
             rollup_gate: RwLock::new(()),
             last_rollup_compaction: Mutex::new(None),
             patterns: Mutex::new(patterns),
@@ -353,6 +386,11 @@ impl Store {
     /// wait for a flush.
     pub fn with_saved_queries<T>(&self, f: impl FnOnce(&mut Metastore) -> Result<T, StoreError>) -> Result<T, StoreError> {
         f(&mut self.inner.metastore_reader.lock())
+    }
+
+    /// Alerting's tables, on their own connection (see `alert_tables.rs`).
+    pub fn with_alert_tables<T>(&self, f: impl FnOnce(&mut crate::AlertTables) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        f(&mut self.inner.alert_tables.lock())
     }
 
     /// Adds a live-tail subscriber (see [`Subscriber`]). Writes acknowledged from now on reach it.

@@ -30,8 +30,11 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'
      frame-ancestors 'none'; object-src 'none'";
 
 /// The page paths of the single-page application; each answers `index.html`.
-pub const PAGE_PATHS: [&str; 9] =
-    ["/", "/search", "/trace/{*id}", "/services", "/services/{*name}", "/why", "/map", "/tail", "/trace"];
+pub const PAGE_PATHS: [&str; 17] = [
+    "/", "/search", "/trace/{*id}", "/services", "/services/{*name}", "/why", "/map", "/tail", "/trace",
+    // Alerting.
+    "/alerts", "/alerts/{*fingerprint}", "/rules", "/rules/{*name}", "/contact-points", "/policies", "/silences", "/notifications",
+];
 
 /// The UI's routes, to be merged into the API router (no path overlaps `/api`, `/v1` or the
 /// health and metrics paths).
@@ -122,7 +125,11 @@ mod tests {
 
     #[tokio::test]
     async fn every_page_path_serves_the_index_with_the_policy() {
-        for path in ["/", "/search", "/trace/4bf92f3577b34da6a3ce929d0e0e4736", "/services", "/services/payment", "/why", "/map", "/tail"] {
+        for path in [
+            "/", "/search", "/trace/4bf92f3577b34da6a3ce929d0e0e4736", "/services", "/services/payment", "/why", "/map", "/tail",
+            "/alerts", "/alerts/5f3a9c0e12ab34cd", "/rules", "/rules/new", "/rules/service%20error%20rate/edit", "/contact-points",
+            "/policies", "/silences", "/notifications",
+        ] {
             let response = get(path, false).await;
             assert_eq!(response.status(), StatusCode::OK, "{path}");
             assert_eq!(header_of(&response, "content-type"), "text/html; charset=utf-8", "{path}");

@@ -1,10 +1,13 @@
 // The server's public HTTP API. Every failure becomes an ApiError carrying the server's reason.
 
 export class ApiError extends Error {
-  constructor(status, code, reason) {
+  constructor(status, code, reason, problems) {
     super(reason || `HTTP ${status}`);
     this.status = status;
     this.code = code;
+    // Every problem of a refused object (a rule, a contact point, the rule files), when the
+    // server lists them: [{field, message, column?}] or [{file, line?, message}].
+    this.problems = Array.isArray(problems) ? problems : [];
   }
 }
 
@@ -27,7 +30,7 @@ async function answer(response) {
   }
   if (!response.ok) {
     const err = body && body.error;
-    throw new ApiError(response.status, err && err.code, (err && err.reason) || text.slice(0, 300) || response.statusText);
+    throw new ApiError(response.status, err && err.code, (err && err.reason) || text.slice(0, 300) || response.statusText, err && err.problems);
   }
   return body;
 }

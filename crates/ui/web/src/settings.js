@@ -1,4 +1,5 @@
-// Per-browser settings (theme, UTC display), kept in localStorage and shared by every view.
+// Per-browser settings (theme, UTC display, result columns, the name used to acknowledge alerts
+// and set silences), kept in localStorage and shared by every view.
 import { useEffect, useState } from 'preact/hooks';
 
 const KEY = 'trawl.settings';
@@ -12,7 +13,7 @@ function load() {
     saved = {};
   }
   const prefersLight = typeof matchMedia === 'function' && matchMedia('(prefers-color-scheme: light)').matches;
-  return { theme: saved.theme === 'light' || saved.theme === 'dark' ? saved.theme : prefersLight ? 'light' : 'dark', utc: saved.utc === true, columns: Array.isArray(saved.columns) ? saved.columns.filter((c) => typeof c === 'string') : [] };
+  return { theme: saved.theme === 'light' || saved.theme === 'dark' ? saved.theme : prefersLight ? 'light' : 'dark', utc: saved.utc === true, columns: Array.isArray(saved.columns) ? saved.columns.filter((c) => typeof c === 'string') : [], user: typeof saved.user === 'string' ? saved.user : '' };
 }
 
 let settings = load();

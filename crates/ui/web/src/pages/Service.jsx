@@ -1,5 +1,6 @@
-// One service: rate, errors and latency percentiles over time, its operations, top error
-// messages, callers and callees, and the versions seen.
+// One service: its firing alerts and SLOs (error budget left, burn rates), rate, errors and
+// latency percentiles over time, its operations, top error messages, callers and callees, and
+// the versions seen.
 import { useMemo } from 'preact/hooks';
 import * as api from '../api.js';
 import { Chart, axes } from '../components/Chart.jsx';
@@ -9,6 +10,7 @@ import { href, Link } from '../router.jsx';
 import { useSettings } from '../settings.js';
 import { apiBounds, formatMs, formatTime, rangeOf } from '../time.js';
 import { quoteValue } from '../querylang.js';
+import { alertSince, fmtSpan, timeOf, valueText } from '../components/alerting.jsx';
 
 function stepFor(bounds) {
   const minutes = Math.max(1, (Date.parse(bounds.end) - Date.parse(bounds.start)) / 60e3);
@@ -31,6 +33,84 @@ function SeriesChart({ title, series, lines, format }) {
           series: [{}, ...lines.map((l) => ({ label: l.label, stroke: colors[l.color] || l.color, width: 1.5, fill: l.fill ? `${colors[l.color]}22` : undefined, points: { show: false } }))],
         })}
       />
+    </div>
+  );
+}
+
+/** The service's firing alerts (GET /api/v1/alerts?state=firing&service=). */
+function FiringAlerts({ alerts, utc }) {
+  return (
+    <div class="card" data-testid="service-alerts">
+      <h3>Firing alerts</h3>
+      {alerts.error ? <p class="muted small">Alerts are not available: {alerts.error.message}</p> : null}
+      {alerts.data && !alerts.data.alerts.length ? <p class="muted small">No firing alert.</p> : null}
+      {alerts.data && alerts.data.alerts.length ? (
+        <ul class="plain">
+          {alerts.data.alerts.map((a) => {
+            const since = alertSince(a);
+            return (
+              <li key={a.fingerprint} class="service-alert">
+                <span class="badge alert-state alert-state-firing">firing</span>{' '}
+                <Link href={`/alerts/${encodeURIComponent(a.fingerprint)}`}>{(a.annotations && a.annotations.summary) || a.rule}</Link>{' '}
+                <span class="muted small">
+                  {valueText(a)} · since {timeOf(since.at, utc)}
+                  {since.span !== null ? ` (${fmtSpan(since.span)})` : ''}
+                </span>
+              </li>
+            );
+          })}
+        </ul>
+      ) : null}
+    </div>
+  );
+}
+
+function budgetClass(left) {
+  if (left === null || left === undefined) return '';
+  if (left < 0.2) return 'budget-low';
+  if (left < 0.5) return 'budget-mid';
+  return 'budget-ok';
+}
+
+/** The service's SLOs (GET /api/v1/slos?service=): error budget left over the window, burn rates. */
+function Slos({ slos, name }) {
+  const items = (slos.data && slos.data.slos) || [];
+  return (
+    <div class="card" data-testid="service-slos">
+      <h3>SLOs</h3>
+      {slos.error ? <p class="muted small">SLOs are not available: {slos.error.message}</p> : null}
+      {slos.data && !items.length ? (
+        <p class="muted small">
+          No SLO covers this service. <Link href={href('/rules/new', { kind: 'slo', service: name })}>Add one</Link>
+        </p>
+      ) : null}
+      {items.map((o, i) => {
+        const left = o.budget_remaining;
+        return (
+          <div key={i} class="slo" data-testid="slo">
+            <div>
+              <Link href={`/rules/${encodeURIComponent(o.rule)}`}>
+                <strong>{o.rule}</strong>
+              </Link>{' '}
+              <span class="muted small">
+                {o.operation ? `${o.operation} · ` : ''}
+                {o.sli} {fmtPercent(o.objective, 2)} over {o.window}
+              </span>
+            </div>
+            <div class="share">
+              <div class="share-bar budget-bar">
+                <span class={`share-fill ${budgetClass(left)}`} style={{ width: `${left === null || left === undefined ? 0 : Math.max(0, Math.min(100, left * 100))}%` }} />
+              </div>
+              <span class={left !== null && left !== undefined && left < 0 ? 'text-error' : ''}>{left === null || left === undefined ? 'no requests yet' : `${fmtPercent(left, 0)} of the error budget left`}</span>
+            </div>
+            <div class="muted small">
+              attained {o.attained === null || o.attained === undefined ? '—' : fmtPercent(o.attained, 3)} ({fmtNumber(o.bad)} bad of {fmtNumber(o.total)}) · burn rate 1h{' '}
+              <span class={o.burn_rate_1h > 14.4 ? 'text-error' : ''}>{o.burn_rate_1h === null || o.burn_rate_1h === undefined ? '—' : `${o.burn_rate_1h.toFixed(1)}×`}</span>, 6h{' '}
+              <span class={o.burn_rate_6h > 6 ? 'text-error' : ''}>{o.burn_rate_6h === null || o.burn_rate_6h === undefined ? '—' : `${o.burn_rate_6h.toFixed(1)}×`}</span>
+            </div>
+          </div>
+        );
+      })}
     </div>
   );
 }
@@ -87,6 +167,8 @@ export function ServicePage({ route, name }) {
     }
     return { sampled: a.records.length, list: [...counts.entries()].sort((x, y) => y[1] - x[1]) };
   }, [name, bounds]);
+  const alerts = useLoad((signal) => api.get('/api/v1/alerts', { state: 'firing', service: name }, { signal }), [name]);
+  const slos = useLoad((signal) => api.get('/api/v1/slos', { service: name }, { signal }), [name]);
   const d = detail.data;
   const svcQuery = `service:${quoteValue(name)}`;
   return (
@@ -107,6 +189,10 @@ export function ServicePage({ route, name }) {
         <Link class="btn btn-small" href={href('/why', { q: svcQuery, ...keep })}>
           Why
         </Link>
+      </div>
+      <div class="grid-2">
+        <FiringAlerts alerts={alerts} utc={utc} />
+        <Slos slos={slos} name={name} />
       </div>
       {detail.error ? <ErrorBox error={detail.error} title="Service" /> : null}
       {detail.loading && !d ? <Loading what="Loading the service" /> : null}

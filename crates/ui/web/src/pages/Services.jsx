@@ -1,5 +1,5 @@
 // Every service with its rate, errors, p95 latency, record volume and a sparkline, most unusual
-// now first (the API's order).
+// now first (the API's order); services with firing alerts are marked.
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import * as api from '../api.js';
 import { Chart } from '../components/Chart.jsx';
@@ -44,6 +44,16 @@ export function ServicesPage({ route }) {
   const [sort, setSort] = useState('unusual');
   const bounds = useMemo(() => apiBounds(range), [range.from, range.to]);
   const list = useLoad((signal) => api.get('/api/v1/services', { ...bounds, sort }, { signal }), [bounds, sort]);
+  // Firing alerts per service; without alerting (or on an error) no service is marked.
+  const firing = useLoad(
+    (signal) =>
+      api.get('/api/v1/alerts', { state: 'firing' }, { signal }).then((d) => {
+        const n = {};
+        for (const a of d.alerts || []) if (a.labels && a.labels.service) n[a.labels.service] = (n[a.labels.service] || 0) + 1;
+        return n;
+      }),
+    [bounds],
+  );
   const [sparks, setSparks] = useState({});
   useEffect(() => {
     setSparks({});
@@ -109,6 +119,11 @@ export function ServicesPage({ route }) {
                       <Link href={href(`/services/${encodeURIComponent(s.name)}`, keep)} class="service-name">
                         {s.name}
                       </Link>
+                      {firing.data && firing.data[s.name] ? (
+                        <Link href={href('/alerts', { service: s.name })} class="badge badge-error badge-firing" data-testid="service-firing" title="Firing alerts of this service">
+                          {firing.data[s.name]} firing
+                        </Link>
+                      ) : null}
                     </td>
                     <td class="num">{fmtRate(s.request_rate)}</td>
                     <td class={`num ${s.error_rate > 0.01 ? 'text-error' : ''}`}>
