@@ -12,6 +12,7 @@ use crate::channels::{check_answer, DeliveryContext, DeliveryError};
 use crate::contact_point::AlertmanagerSettings;
 use crate::notification::{AlertPayload, Notification, NotificationKind};
 
+/// Posts the alerts of `n`; acknowledgements are left out.
 pub async fn deliver(s: &AlertmanagerSettings, n: &Notification, ctx: &DeliveryContext<'_>) -> Result<(), DeliveryError> {
     if n.kind == NotificationKind::Acknowledged || n.alerts.is_empty() {
         return Ok(());
@@ -43,8 +44,10 @@ fn alert(n: &Notification, a: &AlertPayload) -> Value {
         "labels": labels,
         "annotations": annotations(a),
         "startsAt": a.starts_at,
-        "generatorURL": a.url,
     });
+    if !a.url.is_empty() {
+        alert["generatorURL"] = json!(a.url);
+    }
     let ends = if a.status == "firing" { n.valid_until.clone() } else { Some(a.ends_at.clone().unwrap_or_else(|| n.sent_at.clone())) };
     if let Some(ends) = ends {
         alert["endsAt"] = json!(ends);

@@ -16,6 +16,7 @@ const MAX_CONTENT_CHARS: usize = 2000;
 const MAX_EMBED_TITLE_CHARS: usize = 256;
 const MAX_EMBED_DESCRIPTION_CHARS: usize = 4096;
 
+/// Posts the message of `n`.
 pub async fn deliver(s: &DiscordSettings, n: &Notification, r: &Rendered, ctx: &DeliveryContext<'_>) -> Result<(), DeliveryError> {
     let body = serde_json::to_vec(&message(n, r)).map_err(|e| DeliveryError::Permanent(format!("cannot encode the discord message: {e}")))?;
     let result = match ctx.http.send(reqwest::Method::POST, &s.webhook_url, &[], "application/json", body).await {
@@ -32,7 +33,9 @@ fn outcome(answer: &Answer) -> Result<(), DeliveryError> {
         return check_answer("discord", answer);
     }
     let from_body = serde_json::from_str::<Value>(&answer.body).ok().and_then(|v| v.get("retry_after").and_then(Value::as_f64));
-    let retry_after = answer.retry_after.or_else(|| from_body.filter(|s| s.is_finite() && *s >= 0.0).map(|s| Duration::from_secs_f64(s.min(3600.0)).max(Duration::from_millis(1))));
+    let retry_after = answer
+        .retry_after
+        .or_else(|| from_body.filter(|s| s.is_finite() && *s >= 0.0).map(|s| Duration::from_secs_f64(s.min(3600.0)).max(Duration::from_millis(1))));
     Err(DeliveryError::Retryable { message: "discord answered 429: rate limited".into(), retry_after })
 }
 
@@ -129,7 +132,10 @@ mod tests {
     fn data_is_escaped_for_markdown() {
         let m = build(&fixture::hostile(fixture::notification(NotificationKind::Firing)));
         let d = m["embeds"][0]["description"].as_str().unwrap();
-        assert!(d.contains("\\<script\\>alert('x')\\</script\\> & \\<!channel\\> \\*굵게\\* \\_기울임\\_ \\@everyone \\[link\\](https://evil.example)"), "{d}");
+        assert!(
+            d.contains("\\<script\\>alert('x')\\</script\\> & \\<!channel\\> \\*굵게\\* \\_기울임\\_ \\@everyone \\[link\\](https://evil.example)"),
+            "{d}"
+        );
     }
 
     #[test]
@@ -153,7 +159,10 @@ mod tests {
     fn rate_limits_are_retried_after_the_given_delay() {
         let answer = |retry: Option<u64>, body: &str| Answer { status: 429, retry_after: retry.map(Duration::from_secs), body: body.into() };
         let e = outcome(&answer(None, r#"{"message":"You are being rate limited.","retry_after":0.64,"global":false}"#)).unwrap_err();
-        assert_eq!(e, DeliveryError::Retryable { message: "discord answered 429: rate limited".into(), retry_after: Some(Duration::from_millis(640)) });
+        assert_eq!(
+            e,
+            DeliveryError::Retryable { message: "discord answered 429: rate limited".into(), retry_after: Some(Duration::from_millis(640)) }
+        );
         let e = outcome(&answer(Some(2), "{}")).unwrap_err();
         assert!(matches!(e, DeliveryError::Retryable { retry_after: Some(d), .. } if d == Duration::from_secs(2)));
         assert_eq!(outcome(&Answer { status: 204, retry_after: None, body: String::new() }), Ok(()));

@@ -22,11 +22,25 @@ use crate::notification::{AlertPayload, Notification, NotificationKind};
 const MAX_ALERTS_IN_HTML: usize = 20;
 const MAX_SAMPLE_CHARS: usize = 500;
 
+/// Inline styles of the alert tables (mail clients drop style sheets).
+const TABLE_STYLE: &str = "border-collapse:collapse;margin:0 0 20px;width:100%;max-width:900px";
+const HEAD_STYLE: &str = "text-align:left;padding:6px 8px;background:#edf2f7;border:1px solid #cbd5e0";
+const NAME_STYLE: &str = "vertical-align:top;padding:4px 8px;border:1px solid #e2e8f0;color:#4a5568;white-space:nowrap";
+const VALUE_STYLE: &str = "padding:4px 8px;border:1px solid #e2e8f0";
+
+/// Sends `n` as one message to every recipient.
 pub async fn deliver(s: &EmailSettings, n: &Notification, r: &Rendered, ctx: &DeliveryContext<'_>) -> Result<(), DeliveryError> {
     let message = message(s, n, r)?;
     let host = s.smtp_host.trim();
     let port = port(s);
-    let addrs = ctx.http.guard().resolve(host, port).await.map_err(|e| DeliveryError::Permanent(format!("smtp: {e}")))?;
+    let addrs = ctx.http.guard().resolve(host, port).await.map_err(|e| {
+        // A refused or address-less host stays so; a failed lookup may pass.
+        if e.starts_with("cannot resolve") {
+            DeliveryError::Retryable { message: format!("smtp: {e}"), retry_after: None }
+        } else {
+            DeliveryError::Permanent(format!("smtp: {e}"))
+        }
+    })?;
     let addr = addrs.first().ok_or_else(|| DeliveryError::Permanent(format!("smtp: {host} resolves to no address")))?;
     let transport = transport(s, host, addr, ctx.http.limits.timeout)?;
     transport.send(message).await.map(|_| ()).map_err(smtp_error)
@@ -42,7 +56,12 @@ fn port(s: &EmailSettings) -> u16 {
 }
 
 /// A transport to `addr` (a permitted address of `host`), checking certificates for `host`.
-fn transport(s: &EmailSettings, host: &str, addr: &SocketAddr, timeout: std::time::Duration) -> Result<AsyncSmtpTransport<Tokio1Executor>, DeliveryError> {
+fn transport(
+    s: &EmailSettings,
+    host: &str,
+    addr: &SocketAddr,
+    timeout: std::time::Duration,
+) -> Result<AsyncSmtpTransport<Tokio1Executor>, DeliveryError> {
     let tls_parameters = || TlsParameters::new(host.to_string()).map_err(|e| DeliveryError::Permanent(format!("smtp: TLS settings for {host}: {e}")));
     let tls = match s.tls {
         SmtpTls::Starttls => Tls::Required(tls_parameters()?),
@@ -50,7 +69,8 @@ fn transport(s: &EmailSettings, host: &str, addr: &SocketAddr, timeout: std::tim
         SmtpTls::Tls => Tls::Wrapper(tls_parameters()?),
         SmtpTls::None => Tls::None,
     };
-    let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(addr.ip().to_string()).port(addr.port()).tls(tls).timeout(Some(timeout));
+    let mut builder =
+        AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(addr.ip().to_string()).port(addr.port()).tls(tls).timeout(Some(timeout));
     if let (Some(user), Some(password)) = (&s.username, &s.password) {
         builder = builder.credentials(Credentials::new(user.clone(), password.clone()));
     }
@@ -119,7 +139,9 @@ fn html(n: &Notification, r: &Rendered) -> String {
     let mut out = String::new();
     out.push_str("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>");
     out.push_str(&esc(&r.title));
-    out.push_str("</title></head>\n<body style=\"font-family:-apple-system,'Segoe UI',Roboto,'Malgun Gothic',sans-serif;font-size:14px;color:#1a202c\">\n");
+    out.push_str(
+        "</title></head>\n<body style=\"font-family:-apple-system,'Segoe UI',Roboto,'Malgun Gothic',sans-serif;font-size:14px;color:#1a202c\">\n",
+    );
     out.push_str(&format!("<h2 style=\"color:{color};margin:0 0 12px\">{}</h2>\n", esc(&r.title)));
     if let Some(by) = n.acknowledged_by.as_deref().filter(|_| n.kind == NotificationKind::Acknowledged) {
         out.push_str(&format!("<p>Acknowledged by <b>{}</b></p>\n", esc(by)));
@@ -162,14 +184,9 @@ fn alert_table(a: &AlertPayload) -> String {
         rows.extend(evidence_rows(e));
     }
     rows.push(("Links", links(a)));
-    let mut out = format!(
-        "<table style=\"border-collapse:collapse;margin:0 0 20px;width:100%;max-width:900px\">\n<tr><th colspan=\"2\" style=\"text-align:left;padding:6px 8px;background:#edf2f7;border:1px solid #cbd5e0\">{}</th></tr>\n",
-        esc(&summary)
-    );
+    let mut out = format!("<table style=\"{TABLE_STYLE}\">\n<tr><th colspan=\"2\" style=\"{HEAD_STYLE}\">{}</th></tr>\n", esc(&summary));
     for (name, value) in rows {
-        out.push_str(&format!(
-            "<tr><td style=\"vertical-align:top;padding:4px 8px;border:1px solid #e2e8f0;color:#4a5568;white-space:nowrap\">{name}</td><td style=\"padding:4px 8px;border:1px solid #e2e8f0\">{value}</td></tr>\n"
-        ));
+        out.push_str(&format!("<tr><td style=\"{NAME_STYLE}\">{name}</td><td style=\"{VALUE_STYLE}\">{value}</td></tr>\n"));
     }
     out.push_str("</table>\n");
     out
@@ -212,7 +229,8 @@ fn evidence_rows(e: &Evidence) -> Vec<(&'static str, String)> {
                 esc(&p.service)
             ));
             if !p.samples.is_empty() {
-                let samples: Vec<String> = p.samples.iter().take(3).map(|s| esc(&crate::template::clip(s.replace('\n', " "), MAX_SAMPLE_CHARS))).collect();
+                let samples: Vec<String> =
+                    p.samples.iter().take(3).map(|s| esc(&crate::template::clip(s.replace('\n', " "), MAX_SAMPLE_CHARS))).collect();
                 cell.push_str(&format!(
                     "<pre style=\"margin:2px 0 8px;padding:4px;background:#f7fafc;white-space:pre-wrap;font-size:12px\">{}</pre>",
                     samples.join("\n")
@@ -222,8 +240,12 @@ fn evidence_rows(e: &Evidence) -> Vec<(&'static str, String)> {
         rows.push(("Log patterns", cell));
     }
     if !e.changes.deploys.is_empty() {
-        let cells: Vec<String> =
-            e.changes.deploys.iter().map(|d| format!("{} {} at {}", esc(&d.service), esc(&d.version), trawl_model::format_rfc3339(d.first_seen_ns))).collect();
+        let cells: Vec<String> = e
+            .changes
+            .deploys
+            .iter()
+            .map(|d| format!("{} {} at {}", esc(&d.service), esc(&d.version), trawl_model::format_rfc3339(d.first_seen_ns)))
+            .collect();
         rows.push(("Deploys", cells.join("<br>")));
     }
     if !e.changes.moved.is_empty() {
@@ -231,7 +253,14 @@ fn evidence_rows(e: &Evidence) -> Vec<(&'static str, String)> {
             .changes
             .moved
             .iter()
-            .map(|m| format!("{} error rate {} (was {})", esc(&m.service), crate::format::percent(m.error_rate), crate::format::percent(m.baseline_error_rate)))
+            .map(|m| {
+                format!(
+                    "{} error rate {} (was {})",
+                    esc(&m.service),
+                    crate::format::percent(m.error_rate),
+                    crate::format::percent(m.baseline_error_rate)
+                )
+            })
             .collect();
         rows.push(("Also moved", cells.join("<br>")));
     }
@@ -241,7 +270,11 @@ fn evidence_rows(e: &Evidence) -> Vec<(&'static str, String)> {
 /// The alert, its logs and its example trace, as links (http and https only).
 fn links(a: &AlertPayload) -> String {
     let evidence = a.evidence.as_ref().map(|e| &e.links);
-    let candidates = [("alert", Some(a.url.as_str())), ("logs", evidence.map(|l| l.search.as_str())), ("example trace", evidence.and_then(|l| l.trace.as_deref()))];
+    let candidates = [
+        ("alert", Some(a.url.as_str())),
+        ("logs", evidence.map(|l| l.search.as_str())),
+        ("example trace", evidence.and_then(|l| l.trace.as_deref())),
+    ];
     let links: Vec<String> = candidates
         .iter()
         .filter_map(|(label, url)| super::slack::web_url(url.unwrap_or_default()).map(|u| format!("<a href=\"{}\">{label}</a>", esc(u))))
@@ -450,7 +483,8 @@ mod tests {
     #[tokio::test]
     async fn a_message_reaches_an_allowed_smtp_server() {
         let (port, received) = fake_smtp("250 2.1.5 ok\r\n").await;
-        let http = OutboundClient::new(&OutboundPolicy { allow_private: false, allowed: vec!["127.0.0.1".into()] }, OutboundLimits::default()).unwrap();
+        let http =
+            OutboundClient::new(&OutboundPolicy { allow_private: false, allowed: vec!["127.0.0.1".into()] }, OutboundLimits::default()).unwrap();
         let ctx = DeliveryContext { http: &http, threads: &NoThreads };
         let n = fixture::notification(NotificationKind::Firing);
         deliver(&local(port), &n, &rendered(&n), &ctx).await.unwrap();
@@ -461,7 +495,8 @@ mod tests {
 
     #[tokio::test]
     async fn smtp_replies_decide_whether_to_retry() {
-        let http = OutboundClient::new(&OutboundPolicy { allow_private: false, allowed: vec!["127.0.0.1".into()] }, OutboundLimits::default()).unwrap();
+        let http =
+            OutboundClient::new(&OutboundPolicy { allow_private: false, allowed: vec!["127.0.0.1".into()] }, OutboundLimits::default()).unwrap();
         let ctx = DeliveryContext { http: &http, threads: &NoThreads };
         let n = fixture::notification(NotificationKind::Firing);
         let (port, _) = fake_smtp("451 4.3.0 try again later\r\n").await;

@@ -23,6 +23,7 @@ const MAX_DETAILS_CHARS: usize = 8000;
 const MAX_DETAIL_VALUE_CHARS: usize = 1000;
 const MAX_NOTE_CHARS: usize = 25_000;
 
+/// Creates, closes or acknowledges the group's alert.
 pub async fn deliver(s: &OpsgenieSettings, n: &Notification, r: &Rendered, ctx: &DeliveryContext<'_>) -> Result<(), DeliveryError> {
     let (path, body) = request(n, r);
     let url = format!("{}{path}", s.api_url.as_deref().unwrap_or(DEFAULT_API_URL).trim_end_matches('/'));
@@ -102,7 +103,8 @@ fn details(n: &Notification) -> BTreeMap<String, String> {
         entries.push(("alert_url".into(), a.url.clone()));
         if let Some(e) = &a.evidence {
             if let Some(c) = e.root_causes.first() {
-                entries.push(("root_cause".into(), format!("{} · {} ({} of failing traces)", c.service, c.operation, crate::format::percent(c.share))));
+                entries
+                    .push(("root_cause".into(), format!("{} · {} ({} of failing traces)", c.service, c.operation, crate::format::percent(c.share))));
                 if !c.example_trace_id.is_empty() {
                     entries.push(("example_trace_id".into(), c.example_trace_id.clone()));
                 }

@@ -18,6 +18,7 @@ const MAX_SUMMARY_CHARS: usize = 1024;
 const MAX_ALERTS_IN_DETAILS: usize = 20;
 const MAX_ALERT_LINKS: usize = 5;
 
+/// Sends the event of `n`.
 pub async fn deliver(s: &PagerDutySettings, n: &Notification, r: &Rendered, ctx: &DeliveryContext<'_>) -> Result<(), DeliveryError> {
     let body = serde_json::to_vec(&event(s, n, r)).map_err(|e| DeliveryError::Permanent(format!("cannot encode the pagerduty event: {e}")))?;
     let url = s.url.as_deref().unwrap_or(DEFAULT_URL);

@@ -61,7 +61,14 @@ const PERMANENT_ERRORS: [&str; 16] = [
 /// Errors of `chat.update` after which the old message is gone or frozen: post a new one.
 const GONE_ERRORS: [&str; 3] = ["message_not_found", "cant_update_message", "edit_window_closed"];
 
-pub async fn deliver(s: &SlackSettings, cp: &ContactPointSpec, n: &Notification, r: &Rendered, ctx: &DeliveryContext<'_>) -> Result<(), DeliveryError> {
+/// Posts `n` by webhook, or with the Web API (updating and replying in the group's thread).
+pub async fn deliver(
+    s: &SlackSettings,
+    cp: &ContactPointSpec,
+    n: &Notification,
+    r: &Rendered,
+    ctx: &DeliveryContext<'_>,
+) -> Result<(), DeliveryError> {
     let message = message(s, cp, n, r);
     let token = s.token.as_deref().filter(|t| !t.trim().is_empty());
     let channel = s.channel.as_deref().filter(|c| !c.trim().is_empty());
@@ -84,7 +91,14 @@ pub async fn deliver(s: &SlackSettings, cp: &ContactPointSpec, n: &Notification,
 
 /// Firing: a new message, its thread kept. Resolved and acknowledged: the kept message
 /// updated and a reply in its thread, or a new message when none is kept.
-async fn deliver_with_token(api: &Api<'_>, s: &SlackSettings, channel: &str, key: &str, n: &Notification, message: &Message) -> Result<(), DeliveryError> {
+async fn deliver_with_token(
+    api: &Api<'_>,
+    s: &SlackSettings,
+    channel: &str,
+    key: &str,
+    n: &Notification,
+    message: &Message,
+) -> Result<(), DeliveryError> {
     let thread = match n.kind {
         NotificationKind::Resolved | NotificationKind::Acknowledged => api.ctx.threads.get(key).as_ref().and_then(Thread::from_value),
         NotificationKind::Firing | NotificationKind::Test => None,
@@ -111,7 +125,7 @@ async fn deliver_with_token(api: &Api<'_>, s: &SlackSettings, channel: &str, key
 }
 
 /// Where the messages of a group are kept: per contact point and group.
-pub fn thread_key(cp: &ContactPointSpec, n: &Notification) -> String {
+fn thread_key(cp: &ContactPointSpec, n: &Notification) -> String {
     format!("slack:{}:{}", cp.name, n.group_key)
 }
 
@@ -177,7 +191,11 @@ fn api_result(method: &str, answer: &Answer) -> Result<Value, ApiError> {
     let value: Value = serde_json::from_str(&answer.body).map_err(|_| ApiError {
         code: String::new(),
         error: DeliveryError::Retryable {
-            message: format!("slack {method} answered {} with a body that is not JSON: {}", answer.status, crate::template::clip(answer.body.clone(), 200)),
+            message: format!(
+                "slack {method} answered {} with a body that is not JSON: {}",
+                answer.status,
+                crate::template::clip(answer.body.clone(), 200)
+            ),
             retry_after: answer.retry_after,
         },
     })?;
@@ -238,12 +256,14 @@ fn message(s: &SlackSettings, cp: &ContactPointSpec, n: &Notification, r: &Rende
     if let Some(m) = mention {
         blocks.push(section(m.to_string()));
     }
-    blocks.push(json!({"type": "header", "text": {"type": "plain_text", "text": clip_chars(&title, MAX_HEADER_CHARS), "emoji": true}}));
+    if !title.trim().is_empty() {
+        blocks.push(json!({"type": "header", "text": {"type": "plain_text", "text": clip_chars(&title, MAX_HEADER_CHARS), "emoji": true}}));
+    }
     if let (NotificationKind::Acknowledged, Some(by)) = (n.kind, &n.acknowledged_by) {
         blocks.push(context(format!(":eyes: Acknowledged by *{}*", esc(by))));
     }
     if cp.text_template.is_some() {
-        blocks.extend(r.text.split("\n\n").filter(|t| !t.trim().is_empty()).take(MAX_TEMPLATE_SECTIONS).map(|t| section(esc(t))));
+        blocks.extend(paragraph_chunks(&esc(&r.text), MAX_SECTION_CHARS).into_iter().take(MAX_TEMPLATE_SECTIONS).map(section));
         blocks.extend(n.alerts.first().and_then(|a| buttons(a, 0)));
     } else {
         blocks.extend(alerts_blocks(n, MAX_BLOCKS - blocks.len()));
@@ -366,7 +386,8 @@ fn patterns_section(e: &Evidence) -> Option<Value> {
     let mut lines = vec!["*Log patterns*".to_string()];
     for p in e.patterns.iter().take(MAX_PATTERNS) {
         lines.push(format!("• {}`{}` ×{} · {}", if p.new { ":new: " } else { "" }, code(&p.template), p.count, esc(&p.service)));
-        let samples: Vec<String> = p.samples.iter().take(MAX_SAMPLES).map(|s| code(&clip_chars(&s.replace(['\n', '\r'], " "), MAX_SAMPLE_CHARS))).collect();
+        let samples: Vec<String> =
+            p.samples.iter().take(MAX_SAMPLES).map(|s| code(&clip_chars(&s.replace(['\n', '\r'], " "), MAX_SAMPLE_CHARS))).collect();
         if !samples.is_empty() {
             lines.push(format!("```{}```", samples.join("\n")));
         }
@@ -441,6 +462,22 @@ fn code(s: &str) -> String {
 /// A URL inside `<…|…>`: escaped like other data, `|` encoded.
 fn esc_url(url: &str) -> String {
     esc(url).replace('|', "%7C")
+}
+
+/// Paragraphs (separated by blank lines) gathered into pieces of at most `max` characters; a
+/// longer paragraph is cut.
+fn paragraph_chunks(text: &str, max: usize) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for paragraph in text.split("\n\n").map(str::trim_end).filter(|p| !p.trim().is_empty()) {
+        match out.last_mut() {
+            Some(last) if last.encode_utf16().count() + 2 + paragraph.encode_utf16().count() <= max => {
+                last.push_str("\n\n");
+                last.push_str(paragraph);
+            }
+            _ => out.push(clip_mrkdwn(paragraph, max)),
+        }
+    }
+    out
 }
 
 /// Lines joined, cut to `max` characters.
@@ -681,7 +718,8 @@ pub(super) mod fixture {
     /// `n` with a first alert whose summary and description carry markup.
     pub fn hostile(mut n: Notification) -> Notification {
         let a = &mut n.alerts[0];
-        a.annotations.insert("summary".into(), "<script>alert('x')</script> & <!channel> *굵게* _기울임_ @everyone [link](https://evil.example)".into());
+        a.annotations
+            .insert("summary".into(), "<script>alert('x')</script> & <!channel> *굵게* _기울임_ @everyone [link](https://evil.example)".into());
         a.annotations.insert("description".into(), "<img src=x onerror=alert(1)> `code` ~strike~ | > quote & \"quoted\"".into());
         n.common_annotations = a.annotations.clone();
         n
@@ -793,7 +831,13 @@ mod tests {
         assert!(m.blocks.len() <= MAX_BLOCKS, "{}", m.blocks.len());
         let last = m.blocks.last().unwrap()["text"]["text"].as_str().unwrap();
         assert!(last.starts_with(&format!("*… and {} more*", 30 - MAX_DETAILED_ALERTS + 12)), "{last}");
-        let ids: Vec<&str> = m.blocks.iter().filter(|b| b["type"] == "actions").flat_map(|b| b["elements"].as_array().unwrap()).map(|e| e["action_id"].as_str().unwrap()).collect();
+        let ids: Vec<&str> = m
+            .blocks
+            .iter()
+            .filter(|b| b["type"] == "actions")
+            .flat_map(|b| b["elements"].as_array().unwrap())
+            .map(|e| e["action_id"].as_str().unwrap())
+            .collect();
         let unique: std::collections::HashSet<&&str> = ids.iter().collect();
         assert_eq!(unique.len(), ids.len(), "action ids are unique in a message");
     }
@@ -829,17 +873,30 @@ mod tests {
         let n = fixture::notification(NotificationKind::Firing);
         let m = message(&SlackSettings::default(), &cp, &n, &Rendered::of(&cp, &n));
         let all = texts(&m.blocks);
-        assert_eq!(all[1], "payment-service &lt;b&gt;실패&lt;/b&gt;");
-        assert_eq!(all[2], "두 번째");
+        assert_eq!(all[1], "payment-service &lt;b&gt;실패&lt;/b&gt;\n\n두 번째");
+        let chunks = paragraph_chunks(&format!("{}\n\n{}\n\n짧은 문단", "가".repeat(2000), "나".repeat(5000)), MAX_SECTION_CHARS);
+        assert_eq!(chunks.len(), 3);
+        assert!(chunks.iter().all(|c| units(c) <= MAX_SECTION_CHARS));
+        assert!(chunks[1].starts_with("나나") && chunks[1].ends_with('…') && chunks[2] == "짧은 문단");
     }
 
     #[test]
     fn web_api_errors_are_classified() {
-        let answer = |status: u16, body: &str, retry: Option<u64>| Answer { status, retry_after: retry.map(std::time::Duration::from_secs), body: body.into() };
+        let answer = |status: u16, body: &str, retry: Option<u64>| Answer {
+            status,
+            retry_after: retry.map(std::time::Duration::from_secs),
+            body: body.into(),
+        };
         let ok = api_result("chat.postMessage", &answer(200, r#"{"ok":true,"channel":"C1","ts":"1.2"}"#, None)).unwrap();
         assert_eq!(Thread::from_answer(&ok), Some(Thread { channel: "C1".into(), ts: "1.2".into() }));
         let e = api_result("chat.postMessage", &answer(200, r#"{"ok":false,"error":"ratelimited"}"#, Some(30))).unwrap_err();
-        assert_eq!(e.error, DeliveryError::Retryable { message: "slack chat.postMessage failed: ratelimited".into(), retry_after: Some(std::time::Duration::from_secs(30)) });
+        assert_eq!(
+            e.error,
+            DeliveryError::Retryable {
+                message: "slack chat.postMessage failed: ratelimited".into(),
+                retry_after: Some(std::time::Duration::from_secs(30))
+            }
+        );
         for code in ["invalid_auth", "channel_not_found", "not_in_channel", "is_archived", "account_inactive"] {
             let e = api_result("chat.postMessage", &answer(200, &format!(r#"{{"ok":false,"error":"{code}"}}"#), None)).unwrap_err();
             assert!(matches!(e.error, DeliveryError::Permanent(_)), "{code}");
@@ -928,10 +985,17 @@ mod tests {
     #[tokio::test]
     async fn a_resolved_notification_updates_the_firing_message_and_replies_in_its_thread() {
         let (base, seen) = fake_slack().await;
-        let http = OutboundClient::new(&OutboundPolicy { allow_private: false, allowed: vec!["127.0.0.1".into()] }, OutboundLimits::default()).unwrap();
+        let http =
+            OutboundClient::new(&OutboundPolicy { allow_private: false, allowed: vec!["127.0.0.1".into()] }, OutboundLimits::default()).unwrap();
         let threads = MemoryThreads::default();
         let ctx = DeliveryContext { http: &http, threads: &threads };
-        let s = SlackSettings { token: Some("xoxb-test-token".into()), channel: Some("#payments".into()), api_url: Some(base), username: Some("trawl".into()), ..Default::default() };
+        let s = SlackSettings {
+            token: Some("xoxb-test-token".into()),
+            channel: Some("#payments".into()),
+            api_url: Some(base),
+            username: Some("trawl".into()),
+            ..Default::default()
+        };
         let cp = cp(s.clone());
 
         let firing = fixture::notification(NotificationKind::Firing);
@@ -960,7 +1024,8 @@ mod tests {
     #[tokio::test]
     async fn without_a_kept_thread_a_resolved_notification_is_a_new_message() {
         let (base, seen) = fake_slack().await;
-        let http = OutboundClient::new(&OutboundPolicy { allow_private: false, allowed: vec!["127.0.0.1".into()] }, OutboundLimits::default()).unwrap();
+        let http =
+            OutboundClient::new(&OutboundPolicy { allow_private: false, allowed: vec!["127.0.0.1".into()] }, OutboundLimits::default()).unwrap();
         let threads = MemoryThreads::default();
         let ctx = DeliveryContext { http: &http, threads: &threads };
         let s = SlackSettings { token: Some("xoxb-1".into()), channel: Some("C1".into()), api_url: Some(base), ..Default::default() };

@@ -15,6 +15,7 @@ const MAX_TITLE_CHARS: usize = 250;
 /// MessageCards show at most four actions.
 const MAX_ACTIONS: usize = 4;
 
+/// Posts the card of `n`.
 pub async fn deliver(s: &TeamsSettings, n: &Notification, r: &Rendered, ctx: &DeliveryContext<'_>) -> Result<(), DeliveryError> {
     let body = serde_json::to_vec(&card(n, r)).map_err(|e| DeliveryError::Permanent(format!("cannot encode the teams card: {e}")))?;
     let result = match ctx.http.send(reqwest::Method::POST, &s.webhook_url, &[], "application/json", body).await {
@@ -83,7 +84,9 @@ fn actions(n: &Notification) -> Vec<Value> {
     }
     candidates
         .into_iter()
-        .filter_map(|(name, url)| super::slack::web_url(url).map(|u| json!({"@type": "OpenUri", "name": name, "targets": [{"os": "default", "uri": u}]})))
+        .filter_map(|(name, url)| {
+            super::slack::web_url(url).map(|u| json!({"@type": "OpenUri", "name": name, "targets": [{"os": "default", "uri": u}]}))
+        })
         .take(MAX_ACTIONS)
         .collect()
 }
@@ -135,7 +138,10 @@ mod tests {
         assert_eq!(build(&fixture::notification(NotificationKind::Resolved))["themeColor"], "2F855A");
         assert_eq!(firing["summary"], "[FIRING:1] 결제 실패율 41%");
         let text = firing["text"].as_str().unwrap();
-        assert!(text.contains("● 결제 실패율 41%") && text.contains("Root cause: payment-service · POST third-party-payment-api /v1/charges"), "{text}");
+        assert!(
+            text.contains("● 결제 실패율 41%") && text.contains("Root cause: payment-service · POST third-party-payment-api /v1/charges"),
+            "{text}"
+        );
         let names: Vec<&str> = firing["potentialAction"].as_array().unwrap().iter().map(|a| a["name"].as_str().unwrap()).collect();
         assert_eq!(names, ["Open alert", "Logs", "Example trace"]);
         // The links in the text stay links.
@@ -166,7 +172,8 @@ mod tests {
     fn failures_reported_with_http_200_are_failures() {
         assert_eq!(failure_in_body("1"), Ok(()));
         assert_eq!(failure_in_body(""), Ok(()));
-        let e = failure_in_body("Webhook message delivery failed with error: Microsoft Teams endpoint returned HTTP error 429 with ContextId …").unwrap_err();
+        let e = failure_in_body("Webhook message delivery failed with error: Microsoft Teams endpoint returned HTTP error 429 with ContextId …")
+            .unwrap_err();
         assert!(matches!(e, DeliveryError::Retryable { .. }));
         let e = failure_in_body("Webhook message delivery failed with error: Microsoft Teams endpoint returned HTTP error 400").unwrap_err();
         assert!(matches!(e, DeliveryError::Permanent(_)));

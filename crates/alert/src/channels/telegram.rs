@@ -17,6 +17,7 @@ const DEFAULT_API_URL: &str = "https://api.telegram.org";
 const MAX_TEXT_CHARS: usize = 4096;
 const MAX_TITLE_CHARS: usize = 512;
 
+/// Sends the message of `n` to the chat.
 pub async fn deliver(s: &TelegramSettings, n: &Notification, r: &Rendered, ctx: &DeliveryContext<'_>) -> Result<(), DeliveryError> {
     let body = serde_json::to_vec(&message(s, n, r)).map_err(|e| DeliveryError::Permanent(format!("cannot encode the telegram message: {e}")))?;
     let url = format!("{}/bot{}/sendMessage", s.api_url.as_deref().unwrap_or(DEFAULT_API_URL).trim_end_matches('/'), s.bot_token.trim());
@@ -141,10 +142,15 @@ mod tests {
     fn answers_are_classified() {
         let answer = |status: u16, body: &str| Answer { status, retry_after: None, body: body.into() };
         assert_eq!(outcome(&answer(200, r#"{"ok":true,"result":{"message_id":1}}"#)), Ok(()));
-        let e = outcome(&answer(429, r#"{"ok":false,"error_code":429,"description":"Too Many Requests: retry after 35","parameters":{"retry_after":35}}"#)).unwrap_err();
+        let e = outcome(&answer(
+            429,
+            r#"{"ok":false,"error_code":429,"description":"Too Many Requests: retry after 35","parameters":{"retry_after":35}}"#,
+        ))
+        .unwrap_err();
         assert!(matches!(e, DeliveryError::Retryable { retry_after: Some(d), .. } if d == Duration::from_secs(35)));
         for code in [400, 401, 403] {
-            let e = outcome(&answer(code, &format!(r#"{{"ok":false,"error_code":{code},"description":"Bad Request: chat not found"}}"#))).unwrap_err();
+            let e =
+                outcome(&answer(code, &format!(r#"{{"ok":false,"error_code":{code},"description":"Bad Request: chat not found"}}"#))).unwrap_err();
             assert!(matches!(e, DeliveryError::Permanent(ref m) if m.contains("chat not found")), "{code}");
         }
         let e = outcome(&answer(400, r#"{"ok":false,"error_code":400,"description":"Bad Request: group chat was upgraded to a supergroup chat","parameters":{"migrate_to_chat_id":-1001234}}"#)).unwrap_err();
@@ -154,7 +160,10 @@ mod tests {
 
     #[test]
     fn the_token_is_taken_out_of_errors() {
-        let e = DeliveryError::Retryable { message: "error sending request for url (https://api.telegram.org/bot123456:ABC-DEF/sendMessage)".into(), retry_after: None };
+        let e = DeliveryError::Retryable {
+            message: "error sending request for url (https://api.telegram.org/bot123456:ABC-DEF/sendMessage)".into(),
+            retry_after: None,
+        };
         let e = super::super::slack::redact(e, "123456:ABC-DEF");
         assert!(!e.message().contains("ABC-DEF"), "{}", e.message());
     }
