@@ -156,7 +156,7 @@ pub struct AlertmanagerSettings {
     pub password: Option<String>,
 }
 
-/// Microsoft Teams incoming webhook (or Workflows URL), as a MessageCard.
+/// Microsoft Teams: an Office 365 connector's incoming-webhook URL, posted a MessageCard.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct TeamsSettings {

@@ -785,7 +785,18 @@ impl Alerting {
         let n = self.test_notification(&spec.name);
         let threads = crate::outbox::Threads { store: self.store.clone() };
         let ctx = crate::channels::DeliveryContext { http: &self.http, threads: &threads };
-        let result = crate::channels::deliver(&spec, &n, &ctx).await;
+        let mut result = crate::channels::deliver(&spec, &n, &ctx).await;
+        // Incident tools open an incident for the test: close it again.
+        if result.is_ok() && matches!(spec.channel.kind(), "pagerduty" | "opsgenie") {
+            let mut resolved = n.clone();
+            resolved.kind = NotificationKind::Resolved;
+            resolved.status = "resolved".into();
+            for a in &mut resolved.alerts {
+                a.status = "resolved".into();
+                a.ends_at = Some(trawl_model::format_rfc3339(self.now_ns()));
+            }
+            result = crate::channels::deliver(&spec, &resolved, &ctx).await;
+        }
         self.metrics.notification(spec.channel.kind(), result.is_ok());
         result.map_err(|e| AlertError::Conflict(format!("the test notification failed: {}", e.message())))
     }

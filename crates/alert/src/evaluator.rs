@@ -345,8 +345,20 @@ fn default_summary(rule: &str, labels: &Labels, s: &crate::state::Sample) -> Str
 }
 
 fn scheduler(alerting: Arc<Alerting>, jobs: SyncSender<String>) {
-    let mut last_prune = i64::MIN;
+    let mut last_prune: Option<i64> = None;
     while !alerting.is_shutting_down() {
+        // A bug in one round must not stop alerting for good: it is logged, and the next round runs.
+        let round = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| schedule_round(&alerting, &jobs, &mut last_prune)));
+        if round.is_err() {
+            tracing::error!("an alert scheduling round failed (a bug); continuing");
+        }
+        std::thread::sleep(TICK);
+    }
+}
+
+/// One round of the scheduler: start the due rules, dispatch, prune now and then.
+fn schedule_round(alerting: &Arc<Alerting>, jobs: &SyncSender<String>, last_prune: &mut Option<i64>) {
+    {
         let now = alerting.now_ns();
         let mut due = Vec::new();
         {
@@ -390,11 +402,10 @@ fn scheduler(alerting: Arc<Alerting>, jobs: SyncSender<String>) {
             }
         }
         alerting.dispatch();
-        if now - last_prune >= PRUNE_EVERY_NS {
-            last_prune = now;
+        if last_prune.is_none_or(|t| now.saturating_sub(t) >= PRUNE_EVERY_NS) {
+            *last_prune = Some(now);
             alerting.prune(now);
         }
-        std::thread::sleep(TICK);
     }
 }
 
@@ -402,7 +413,17 @@ fn worker(alerting: Arc<Alerting>, jobs: Arc<Mutex<Receiver<String>>>) {
     while !alerting.is_shutting_down() {
         let job = jobs.lock().recv_timeout(Duration::from_millis(500));
         match job {
-            Ok(name) => alerting.evaluate_rule(&name),
+            Ok(name) => {
+                let evaluated = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| alerting.evaluate_rule(&name)));
+                if evaluated.is_err() {
+                    tracing::error!(rule = %name, "a rule evaluation failed (a bug); the rule runs again next time");
+                    let mut state = alerting.state.lock();
+                    state.running.remove(&name);
+                    let health = state.health.entry(name).or_default();
+                    health.failures += 1;
+                    health.last_error = Some("the evaluation failed unexpectedly (see the server log)".into());
+                }
+            }
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => return,
         }

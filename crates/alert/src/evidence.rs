@@ -233,7 +233,10 @@ pub fn compute(store: &Arc<Store>, request: &EvidenceRequest<'_>, now_ns: i64) -
     let mut warnings = Vec::new();
     let snapshot = store.snapshot();
 
-    let (series, step) = request.series.clone().unwrap_or_default();
+    let (mut series, step) = request.series.clone().unwrap_or_default();
+    // Steps before the figure had any data say nothing; the series ends at the window's end.
+    let first = series.iter().position(Option::is_some).unwrap_or(series.len());
+    series.drain(..first);
     let figure = Figure {
         metric: i.scope.metric.clone(),
         unit: i.scope.unit.clone(),

@@ -245,6 +245,8 @@ impl OutboundClient {
             request = request.header(k.as_str(), v.as_str());
         }
         let mut response = request.send().await.map_err(|e| {
+            // The URL may hold a secret (a Slack webhook, a bot token): never in an error.
+            let e = e.without_url();
             // The resolver's refusal reaches here as a connect error: keep it permanent.
             let text = error_chain(&e);
             if text.contains("non-public address") || text.contains("resolves to no address") {
@@ -258,8 +260,9 @@ impl OutboundClient {
             .headers()
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|s| s.is_finite() && *s >= 0.0)
+            .map(|s| Duration::from_secs_f64(s.min(86_400.0)));
         let mut body = Vec::new();
         while let Ok(Some(chunk)) = response.chunk().await {
             let room = self.limits.max_response_bytes.saturating_sub(body.len());

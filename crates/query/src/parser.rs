@@ -267,6 +267,7 @@ impl Parser {
                         Err(self.error_here(&format!("expected a value after \"{name}:\"")))
                     }
                     Some('[') => self.parse_range(field),
+                    Some('(') => self.parse_field_group(field, &name),
                     Some(_) => {
                         let value_pos = self.pos;
                         if let Some(source) = self.read_regex() {
@@ -309,6 +310,50 @@ impl Parser {
 }
 
 impl Parser {
+    /// `(a OR b OR "c d")` after `field:`: any of the values (as Kibana and Lucene read it).
+    fn parse_field_group(&mut self, field: String, name: &str) -> Result<Expr, QueryError> {
+        let open = self.pos;
+        self.pos += 1;
+        let mut terms = Vec::new();
+        loop {
+            self.skip_ws();
+            match self.peek() {
+                None => return Err(self.error_at(open, "unclosed \"(\"")),
+                Some(')') if terms.is_empty() => return Err(self.error_here(&format!("expected a value inside \"{name}:( )\""))),
+                Some(')') => {
+                    self.pos += 1;
+                    break;
+                }
+                Some('"') => {
+                    let value = self.parse_quoted()?;
+                    terms.push(Expr::Field(equals(field.clone(), value)));
+                }
+                Some(_) => {
+                    let at = self.pos;
+                    let value = self.read_word();
+                    if value.is_empty() {
+                        return Err(self.error_here(&format!("expected a value inside \"{name}:( )\"")));
+                    }
+                    if value == "OR" && !terms.is_empty() {
+                        continue;
+                    }
+                    if matches!(value.as_str(), "AND" | "NOT" | "OR") {
+                        return Err(self.error_at(at, &format!("inside \"{name}:( )\" only values separated by OR are taken")));
+                    }
+                    if terms.len() >= 1_000 {
+                        return Err(self.error_at(at, "more than 1,000 values in a group"));
+                    }
+                    terms.push(Expr::Field(match value.strip_suffix('*') {
+                        Some("") => FieldTerm::Exists { field: field.clone() },
+                        Some(prefix) => FieldTerm::Prefix { field: field.clone(), prefix: prefix.to_string() },
+                        None => equals(field.clone(), value),
+                    }));
+                }
+            }
+        }
+        Ok(if terms.len() == 1 { terms.pop().expect("one term") } else { Expr::Or(terms) })
+    }
+
     /// `[low TO high]` after `field:`; `*` leaves a side open.
     fn parse_range(&mut self, field: String) -> Result<Expr, QueryError> {
         let open = self.pos;
@@ -542,6 +587,19 @@ mod tests {
         assert_eq!(err("service:"), "expected a value after \"service:\" at 1:9");
         assert_eq!(err("a | frobnicate"), "unknown pipe \"frobnicate\": expected one of where, fields, sort, limit, stats, top, traces, patterns at 1:5");
         assert_eq!(err("a\nb)"), "unmatched \")\" at 2:2");
+    }
+
+    #[test]
+    fn a_field_takes_a_group_of_values() {
+        let level = |v: &str| Expr::Field(FieldTerm::Equals { field: "level".into(), value: v.into() });
+        assert_eq!(parse("level:(warn OR error OR fatal)").unwrap().expr, Some(Expr::Or(vec![level("warn"), level("error"), level("fatal")])));
+        assert_eq!(parse("level:(error)").unwrap().expr, Some(level("error")));
+        let q = parse("service:(\"결제 서비스\" OR pay*) x").unwrap();
+        let Some(Expr::And(items)) = q.expr else { panic!("{q:?}") };
+        assert!(matches!(&items[0], Expr::Or(v) if v.len() == 2));
+        assert_eq!(err("level:(error"), "unclosed \"(\" at 1:7");
+        assert_eq!(err("level:()"), "expected a value inside \"level:( )\" at 1:8");
+        assert_eq!(err("level:(error AND warn)"), "inside \"level:( )\" only values separated by OR are taken at 1:14");
     }
 
     #[test]
