@@ -13,7 +13,8 @@ pub struct AlertConfig {
     pub rules_dir: Option<PathBuf>,
     /// Files that come with the binary (the demo's rule set), loaded with the directory's.
     pub builtin: Vec<Source>,
-    /// The UI's address as people reach it, for links in notifications.
+    /// The UI's address as people reach it, for links in notifications (the server sets it to
+    /// where it listens when the configuration leaves it empty).
     pub public_url: String,
     /// Threads evaluating rules (the alerting lane: interactive queries never take them).
     pub workers: usize,
@@ -37,7 +38,7 @@ impl Default for AlertConfig {
         AlertConfig {
             rules_dir: None,
             builtin: Vec::new(),
-            public_url: "http://127.0.0.1:7070".into(),
+            public_url: String::new(),
             workers: 2,
             limits: EvalLimits::default(),
             outbound: OutboundPolicy::default(),

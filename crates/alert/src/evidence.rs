@@ -466,11 +466,18 @@ fn deploys(snapshot: &Snapshot, i: &Instance, causes: &[CauseSummary], start: i6
             firsts.push(Deploy { service, version, first_seen_ns: *t });
         }
     }
-    // A version is a deploy when it appeared after the oldest part of the range, next to an
-    // older version of the same service.
+    // A version is a deploy when it appeared in the window or the one before, next to an older
+    // version of the same service (the oldest version seen is the one that was running).
+    let mut oldest: HashMap<&str, i64> = HashMap::new();
+    for d in &firsts {
+        let t = oldest.entry(d.service.as_str()).or_insert(d.first_seen_ns);
+        *t = (*t).min(d.first_seen_ns);
+    }
     let mut out: Vec<Deploy> = firsts
-        .into_iter()
+        .iter()
         .filter(|d| d.first_seen_ns >= start - length && versions_per_service.get(&d.service).is_some_and(|v| v.len() > 1))
+        .filter(|d| oldest.get(d.service.as_str()).is_some_and(|&t| d.first_seen_ns > t))
+        .cloned()
         .collect();
     out.sort_by(|a, b| b.first_seen_ns.cmp(&a.first_seen_ns));
     out.truncate(5);
@@ -494,12 +501,11 @@ pub fn text_lines(e: &Evidence) -> Vec<String> {
     out.push(line);
     if let Some(c) = e.root_causes.first() {
         out.push(format!(
-            "Root cause: {} · {} ({} of {} failing traces, {})",
+            "Root cause: {} · {} ({} of the failing traces; {} failing in all)",
             c.service,
             c.operation,
-            c.traces,
-            e.failing_traces,
-            crate::format::percent(c.share)
+            crate::format::percent(c.share),
+            e.failing_traces
         ));
         if !c.reason.is_empty() {
             out.push(format!("  {}", c.reason));

@@ -136,12 +136,10 @@ fn duration_setting(text: Option<String>, what: &str) -> anyhow::Result<Option<t
     text.map(|t| trawl_alert::Dur::parse(&t).with_context(|| format!("{what} {t:?} is not a duration such as 30s or 14d"))).transpose()
 }
 
-fn alert_config(rules_dir: Option<PathBuf>, public_url: Option<String>, file: AlertingFile, listen: SocketAddr) -> anyhow::Result<trawl_alert::AlertConfig> {
+/// `public_url` stays empty when not set: the server fills it with the address it listens on.
+fn alert_config(rules_dir: Option<PathBuf>, public_url: Option<String>, file: AlertingFile) -> anyhow::Result<trawl_alert::AlertConfig> {
     let mut c = trawl_alert::AlertConfig { rules_dir: rules_dir.or(file.rules_dir), ..Default::default() };
-    c.public_url = public_url.or(file.public_url).unwrap_or_else(|| {
-        let host = if listen.ip().is_unspecified() { "127.0.0.1".to_string() } else { listen.ip().to_string() };
-        format!("http://{host}:{}", listen.port())
-    });
+    c.public_url = public_url.or(file.public_url).unwrap_or_default().trim_end_matches('/').to_string();
     if let Some(n) = file.workers {
         c.workers = n.clamp(1, 64);
     }
@@ -240,7 +238,7 @@ impl ServerConfig {
             limits.max_concurrent_queries = n.max(1);
             limits.max_queued_queries = 16 * n.max(1);
         }
-        let alerting = alert_config(args.rules_dir, args.public_url, file.alerting, listen)?;
+        let alerting = alert_config(args.rules_dir, args.public_url, file.alerting)?;
         Ok(ServerConfig {
             alerting,
             listen,

@@ -28,8 +28,16 @@ pub async fn serve(config: ServerConfig, ready: Option<std::sync::mpsc::Sender<S
             .await?
             .with_context(|| format!("cannot open the data directory {}", data_dir.display()))?,
     );
+    let main = TcpListener::bind(config.listen).await.with_context(|| format!("cannot listen on {}", config.listen))?;
+    let api_url = format!("http://{}", main.local_addr()?);
     let alerting = {
-        let (store, alert_config) = (store.clone(), config.alerting.clone());
+        let (store, mut alert_config) = (store.clone(), config.alerting.clone());
+        // Links in notifications: the configured public address, else where the API listens.
+        if alert_config.public_url.is_empty() {
+            let addr = main.local_addr()?;
+            let host = if addr.ip().is_unspecified() { "127.0.0.1".to_string() } else { addr.ip().to_string() };
+            alert_config.public_url = format!("http://{host}:{}", addr.port());
+        }
         tokio::task::spawn_blocking(move || trawl_alert::Alerting::open(store, clock, alert_config))
             .await?
             .map_err(|e| anyhow::anyhow!("cannot start alerting: {e}"))?
@@ -39,8 +47,6 @@ pub async fn serve(config: ServerConfig, ready: Option<std::sync::mpsc::Sender<S
     }
     alerting.start().map_err(|e| anyhow::anyhow!(e))?;
     let state = AppState::new(store.clone(), config.limits.clone()).with_compat(config.compat.clone()).with_alerting(alerting.clone());
-    let main = TcpListener::bind(config.listen).await.with_context(|| format!("cannot listen on {}", config.listen))?;
-    let api_url = format!("http://{}", main.local_addr()?);
     let mut addresses = vec![format!("api={api_url}")];
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
