@@ -40,3 +40,5 @@ pub use engine::{check_rule, AlertError, AlertEvent, AlertView, Alerting, EvalPo
 pub use evaluator::next_due;
 pub use metrics::AlertMetrics;
 pub use rule::{Compiled, Rule, RuleKind, RuleSpec};
+#[cfg(test)]
+mod tests;
