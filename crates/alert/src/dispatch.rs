@@ -140,6 +140,23 @@ fn notification(group: &GroupState, kind: NotificationKind, alerts: &[&Instance]
     }
 }
 
+/// A notification's outbox row, due now.
+fn outbox_row(n: &Notification, group_key: &str, now_ns: i64) -> Option<OutboxRow> {
+    let body = serde_json::to_string(n).ok()?;
+    Some(OutboxRow {
+        id: n.id.clone(),
+        contact_point: n.receiver.clone(),
+        group_key: group_key.to_string(),
+        state: "pending".into(),
+        attempts: 0,
+        next_attempt_ns: now_ns,
+        last_error: String::new(),
+        body,
+        created_at_ns: now_ns,
+        updated_at_ns: now_ns,
+    })
+}
+
 fn notification_id(group: &str, seq: u64, receiver: &str) -> String {
     let mut h = xxhash_rust::xxh3::Xxh3::new();
     h.update(group.as_bytes());
@@ -261,21 +278,8 @@ impl Alerting {
                         continue;
                     }
                     let id = notification_id(&key, group.seq, receiver);
-                    let n = notification(&group, kind, &told, receiver, id.clone(), &self.config.public_url);
-                    if let Ok(body) = serde_json::to_string(&n) {
-                        write.outbox.push(OutboxRow {
-                            id,
-                            contact_point: receiver.clone(),
-                            group_key: key.clone(),
-                            state: "pending".into(),
-                            attempts: 0,
-                            next_attempt_ns: real_now,
-                            last_error: String::new(),
-                            body,
-                            created_at_ns: real_now,
-                            updated_at_ns: real_now,
-                        });
-                    }
+                    let n = notification(&group, kind, &told, receiver, id, &self.config.public_url);
+                    write.outbox.extend(outbox_row(&n, &key, real_now));
                 }
                 group.seq += 1;
                 group.last_notified_ns = Some(now);
@@ -293,21 +297,8 @@ impl Alerting {
                         continue;
                     }
                     let id = notification_id(&format!("{key}/ack"), group.seq, receiver);
-                    let n = notification(&group, NotificationKind::Acknowledged, &new_acks, receiver, id.clone(), &self.config.public_url);
-                    if let Ok(body) = serde_json::to_string(&n) {
-                        write.outbox.push(OutboxRow {
-                            id,
-                            contact_point: receiver.clone(),
-                            group_key: key.clone(),
-                            state: "pending".into(),
-                            attempts: 0,
-                            next_attempt_ns: real_now,
-                            last_error: String::new(),
-                            body,
-                            created_at_ns: real_now,
-                            updated_at_ns: real_now,
-                        });
-                    }
+                    let n = notification(&group, NotificationKind::Acknowledged, &new_acks, receiver, id, &self.config.public_url);
+                    write.outbox.extend(outbox_row(&n, &key, real_now));
                 }
                 group.seq += 1;
                 group.notified_acks.extend(new_acks.iter().map(|i| tag(i)));

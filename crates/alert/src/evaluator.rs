@@ -289,12 +289,14 @@ impl Alerting {
     /// alerts past their retention.
     fn prune(&self, now: i64) {
         let history_before = trawl_model::now_ns() - self.config.history.ns();
-        if let Err(e) = self.store.with_alert_tables(|t| t.prune(history_before)) {
+        // Channels' thread ids go with the history.
+        let transient = [crate::engine::THREAD];
+        if let Err(e) = self.store.with_alert_tables(|t| t.prune(history_before, &transient)) {
             tracing::warn!(error = %e, "cannot prune alert history");
         }
         let retention = self.config.resolved_retention.ns();
         let mut write = AlertWrite::default();
-        {
+        let expired = {
             let mut state = self.state.lock();
             let old: Vec<String> = state
                 .instances
@@ -306,11 +308,20 @@ impl Alerting {
                 state.instances.remove(&fp);
                 write.deleted_instances.push(fp);
             }
-            let now_real = trawl_model::now_ns();
-            state.silences.retain(|_, s| now_real - s.ends_at_ns < retention);
-        }
-        if let Err(e) = self.store.with_alert_tables(|t| t.apply(&write)) {
-            tracing::warn!(error = %e, "cannot prune resolved alerts");
+            let expired: Vec<String> = state.silences.values().filter(|s| now - s.ends_at_ns > retention).map(|s| s.id.clone()).collect();
+            for id in &expired {
+                state.silences.remove(id);
+            }
+            expired
+        };
+        if let Err(e) = self.store.with_alert_tables(|t| {
+            t.apply(&write)?;
+            for id in &expired {
+                t.delete_object(crate::engine::SILENCE, id)?;
+            }
+            Ok(())
+        }) {
+            tracing::warn!(error = %e, "cannot prune resolved alerts and expired silences");
         }
         self.rollups.age(now);
     }

@@ -136,6 +136,9 @@ pub async fn validate(State(state): State<AppState>, b: JsonBody<ValidateBody>) 
     if !b.dry_run {
         return Ok(Json(json!({"valid": true, "problems": []})));
     }
+    // A dry run is an interactive query: it waits for a slot like any other.
+    let gate = state.query_gate.clone();
+    let _slot = crate::query::query_slot(&gate, state.limits.query_timeout).await?;
     let result = blocking(&alerting, move |a| a.dry_run(&spec)).await;
     match result {
         Ok((out, took_ms)) => Ok(Json(json!({
@@ -178,6 +181,8 @@ pub async fn preview(State(state): State<AppState>, b: JsonBody<PreviewBody>) ->
     let start = end - (hours * 3.6e12) as i64;
     let points = b.points.unwrap_or(96);
     let spec = b.rule;
+    let gate = state.query_gate.clone();
+    let _slot = crate::query::query_slot(&gate, state.limits.query_timeout).await?;
     let p = blocking(alerting, move |a| a.preview(&spec, start, end, points)).await?;
     let fired: Vec<Value> = p
         .fired

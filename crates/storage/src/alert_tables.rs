@@ -379,14 +379,20 @@ impl AlertTables {
         Ok(())
     }
 
-    /// Drops history older than `history_before_ns`: events, and delivered or failed
-    /// notifications.
-    pub fn prune(&mut self, history_before_ns: i64) -> Result<usize, StoreError> {
+    /// Drops history older than `history_before_ns`: events, delivered or failed
+    /// notifications, and objects of the `transient` kinds (with their versions) last written
+    /// before it.
+    pub fn prune(&mut self, history_before_ns: i64, transient: &[&str]) -> Result<usize, StoreError> {
         let tx = self.conn.transaction()?;
+        let mut removed = 0;
+        for kind in transient {
+            removed += tx.execute("DELETE FROM alert_objects WHERE kind = ?1 AND updated_at_ns < ?2", params![kind, history_before_ns])?;
+            removed += tx.execute("DELETE FROM alert_object_versions WHERE kind = ?1 AND changed_at_ns < ?2", params![kind, history_before_ns])?;
+        }
         let mut n = tx.execute("DELETE FROM alert_events WHERE at_ns < ?1", params![history_before_ns])?;
         n += tx.execute("DELETE FROM alert_outbox WHERE state != 'pending' AND updated_at_ns < ?1", params![history_before_ns])?;
         tx.commit()?;
-        Ok(n)
+        Ok(n + removed)
     }
 }
 
@@ -500,7 +506,7 @@ mod tests {
         t.update_outbox("n1", "delivered", 1, 0, "").unwrap();
         assert!(t.due_outbox(10, 10).unwrap().is_empty());
         assert_eq!(t.outbox_counts().unwrap(), vec![("delivered".to_string(), 1)]);
-        t.prune(i64::MAX).unwrap();
+        t.prune(i64::MAX, &["thread"]).unwrap();
         assert!(t.recent_outbox(10).unwrap().is_empty());
     }
 }

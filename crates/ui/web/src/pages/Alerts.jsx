@@ -51,6 +51,17 @@ export function Markers({ alert: a }) {
 }
 
 /** One alert in a list: state, summary, rule, value, since when, labels. */
+/** When the alert fired (or went pending, or resolved) and for how long. */
+function SinceText({ since, utc }) {
+  if (!since.at) return null;
+  return (
+    <span class="muted">
+      {since.label} {timeOf(since.at, utc)}
+      {since.span !== null ? ` (${since.lasted ? 'lasted' : 'for'} ${fmtSpan(since.span)})` : ''}
+    </span>
+  );
+}
+
 export function AlertItem({ alert: a, utc }) {
   const since = alertSince(a);
   const summary = (a.annotations && a.annotations.summary) || a.rule;
@@ -74,12 +85,7 @@ export function AlertItem({ alert: a, utc }) {
           {a.scope && a.scope.metric ? <span class="muted">{a.scope.metric} </span> : null}
           <strong>{valueText(a)}</strong>
         </span>
-        {since.at ? (
-          <span class="muted">
-            {since.label} {timeOf(since.at, utc)}
-            {since.span !== null ? ` (${since.lasted ? 'lasted' : 'for'} ${fmtSpan(since.span)})` : ''}
-          </span>
-        ) : null}
+        <SinceText since={since} utc={utc} />
       </div>
       <LabelChips labels={a.labels} skip={['rule']} />
     </li>
@@ -423,12 +429,7 @@ export function AlertPage({ route, fingerprint }) {
           {a.scope && a.scope.metric ? `${a.scope.metric} ` : ''}
           <strong>{valueText(a)}</strong>
         </span>
-        {since.at ? (
-          <span class="muted">
-            {since.label} {timeOf(since.at, utc)}
-            {since.span !== null ? ` (${since.lasted ? 'lasted' : 'for'} ${fmtSpan(since.span)})` : ''}
-          </span>
-        ) : null}
+        <SinceText since={since} utc={utc} />
         <Markers alert={a} />
         <div class="banner-reason">
           <LabelChips labels={a.labels} />
