@@ -94,10 +94,12 @@ pub struct EvalPoint {
     pub samples: Vec<PointSample>,
 }
 
-/// Evaluations kept per rule (6 hours at one a minute).
+/// Evaluations kept per rule (6 hours at one a minute)...
 const HISTORY_POINTS: usize = 360;
-/// Groups kept per evaluation in the history: the active ones, then the highest.
-const HISTORY_SAMPLES: usize = 20;
+/// ...groups kept per evaluation (the active ones, then the highest: the chart draws 12)...
+const HISTORY_SAMPLES: usize = 12;
+/// ...and groups kept per rule in all, so a rule of many groups keeps a shorter past (memory).
+const HISTORY_SAMPLES_PER_RULE: usize = 1_000;
 
 #[derive(Debug, Clone)]
 pub(crate) struct StoredContactPoint {
@@ -1015,7 +1017,10 @@ pub(crate) fn point_samples(samples: &[Sample]) -> Vec<PointSample> {
 pub(crate) fn push_history(state: &mut State, rule: &str, point: EvalPoint) {
     let h = state.history.entry(rule.to_string()).or_default();
     h.push_back(point);
-    while h.len() > HISTORY_POINTS {
-        h.pop_front();
+    let mut samples: usize = h.iter().map(|p| p.samples.len()).sum();
+    while h.len() > HISTORY_POINTS || (samples > HISTORY_SAMPLES_PER_RULE && h.len() > 1) {
+        if let Some(old) = h.pop_front() {
+            samples -= old.samples.len();
+        }
     }
 }

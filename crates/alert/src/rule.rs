@@ -475,6 +475,8 @@ impl RuleSpec {
         let max_lookback = if matches!(self.kind, RuleKind::Threshold | RuleKind::Pattern) { MAX_SCAN_LOOKBACK } else { MAX_ROLLUP_LOOKBACK };
         if lookback.ns() <= 0 || lookback > max_lookback {
             problems.push(problem("lookback", format!("must be above 0 and at most {max_lookback} for a {} rule (is {lookback})", self.kind.as_str())));
+        } else if matches!(self.kind, RuleKind::Red | RuleKind::Baseline | RuleKind::Slo | RuleKind::Absence) && lookback.ns() % Dur::mins(1).ns() != 0 {
+            problems.push(problem("lookback", format!("a {} rule reads per-minute rollups: whole minutes (is {lookback})", self.kind.as_str())));
         }
         for (field, d, max) in [
             ("delay", self.delay(), Dur::hours(1)),

@@ -35,7 +35,7 @@ fn point(metric: Metric, g: &GroupFigures, covered: f64, window: f64) -> Option<
 pub fn evaluate(rule: &BaselineRule, ctx: &EvalContext<'_>, start: i64, end: i64) -> Result<EvalOutput, String> {
     let length = end - start;
     let window_s = length as f64 / 1e9;
-    let now_set = slice(&*ctx.rollups.get(start, end - 1, ctx.now_ns)?, start, end);
+    let now_set = ctx.rollups.get(start, end - 1, ctx.now_ns)?;
     let now_classes = classes(&now_set);
     let current = group_figures(&now_set, &rule.target, &now_classes);
     let mut out = EvalOutput::default();

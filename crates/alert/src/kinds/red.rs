@@ -18,8 +18,8 @@ pub fn evaluate(
     start: i64,
     end: i64,
 ) -> Result<EvalOutput, String> {
+    // Whole minutes (the rule's lookback is): the buckets read are exactly the window's.
     let set = ctx.rollups.get(start, end - 1, ctx.now_ns)?;
-    let set = crate::kinds::figures::slice(&set, start, end);
     let classes = classes(&set);
     let seconds = (end - start) as f64 / 1e9;
     let mut out = EvalOutput::default();
