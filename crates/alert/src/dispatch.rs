@@ -48,35 +48,74 @@ fn tag(i: &Instance) -> String {
     format!("{}#{}", i.fingerprint, i.episode)
 }
 
-/// Why an alert is not notified by inhibition, if it is: an inhibition rule, or its root cause
-/// lying in another service that has an alert of its own. Once found, it is kept on the alert
-/// for the rest of its episode.
-pub(crate) fn inhibitor(state: &State, i: &Instance) -> Option<String> {
-    if i.state != AlertState::Firing {
-        return None;
+/// What can inhibit an alert, indexed once per dispatch so each alert is checked in constant
+/// time: for each inhibition rule, its firing sources by the values of its `equal` labels; and
+/// the services that have an alert of their own (pending or firing).
+pub(crate) struct Inhibitors<'a> {
+    /// Per inhibition rule: equal-label values → up to two sources (one may be the target).
+    sources: Vec<std::collections::HashMap<Vec<Option<&'a str>>, Vec<&'a Instance>>>,
+    /// Service → an alert on it, pending or firing.
+    alerting: std::collections::HashMap<&'a str, &'a Instance>,
+}
+
+impl<'a> Inhibitors<'a> {
+    pub(crate) fn new(state: &'a State) -> Inhibitors<'a> {
+        let firing: Vec<&Instance> = state.instances.values().filter(|o| o.state == AlertState::Firing).collect();
+        let sources = state
+            .policies
+            .inhibit_rules
+            .iter()
+            .map(|rule| {
+                let mut by: std::collections::HashMap<Vec<Option<&str>>, Vec<&Instance>> = std::collections::HashMap::new();
+                for o in firing.iter().filter(|o| crate::labels::all_match(&rule.source_matchers, &o.labels)) {
+                    let key: Vec<Option<&str>> = rule.equal.iter().map(|l| o.labels.get(l).map(String::as_str)).collect();
+                    let slot = by.entry(key).or_default();
+                    if slot.len() < 2 {
+                        slot.push(o);
+                    }
+                }
+                by
+            })
+            .collect();
+        let mut alerting = std::collections::HashMap::new();
+        for o in state.instances.values().filter(|o| matches!(o.state, AlertState::Firing | AlertState::Pending)) {
+            if let Some(service) = o.scope.service.as_deref() {
+                alerting.entry(service).or_insert(o);
+            }
+        }
+        Inhibitors { sources, alerting }
     }
-    if let Some(reason) = &i.inhibited_by {
-        return Some(reason.clone());
-    }
-    let firing = state.instances.values().filter(|o| o.state == AlertState::Firing && o.fingerprint != i.fingerprint);
-    if let Some(source) = state.policies.inhibited_by(&i.labels, firing.clone().map(|o| &o.labels)) {
-        let rule = source.get(crate::labels::RULE_LABEL).cloned().unwrap_or_default();
-        let service = source.get("service").map(|s| format!(" on {s}")).unwrap_or_default();
-        return Some(format!("inhibition rule: alert {rule:?}{service}"));
-    }
-    if state.policies.inhibit_by_root_cause {
-        let cause = i.evidence.as_ref().and_then(|e| e.root_causes.first()).map(|c| c.service.as_str())?;
-        if Some(cause) == i.scope.service.as_deref() || cause.is_empty() {
+
+    /// Why `i` is not notified by inhibition, if it is: an inhibition rule, or its root cause
+    /// lying in another service that has an alert of its own. Once found, it is kept on the
+    /// alert for the rest of its episode.
+    pub(crate) fn reason(&self, state: &State, i: &Instance) -> Option<String> {
+        if i.state != AlertState::Firing {
             return None;
         }
-        let other = state.instances.values().find(|o| {
-            o.fingerprint != i.fingerprint
-                && matches!(o.state, AlertState::Firing | AlertState::Pending)
-                && o.scope.service.as_deref() == Some(cause)
-        })?;
-        return Some(format!("root cause is in {cause}, which has its own alert {:?}", other.rule));
+        if let Some(reason) = &i.inhibited_by {
+            return Some(reason.clone());
+        }
+        for (rule, by) in state.policies.inhibit_rules.iter().zip(&self.sources) {
+            if !crate::labels::all_match(&rule.target_matchers, &i.labels) {
+                continue;
+            }
+            let key: Vec<Option<&str>> = rule.equal.iter().map(|l| i.labels.get(l).map(String::as_str)).collect();
+            if let Some(source) = by.get(&key).and_then(|v| v.iter().find(|o| o.fingerprint != i.fingerprint)) {
+                let service = source.labels.get("service").map(|s| format!(" on {s}")).unwrap_or_default();
+                return Some(format!("inhibition rule: alert {:?}{service}", source.rule));
+            }
+        }
+        if state.policies.inhibit_by_root_cause {
+            let cause = i.evidence.as_ref().and_then(|e| e.root_causes.first()).map(|c| c.service.as_str())?;
+            if Some(cause) == i.scope.service.as_deref() || cause.is_empty() {
+                return None;
+            }
+            let other = self.alerting.get(cause)?;
+            return Some(format!("root cause is in {cause}, which has its own alert {:?}", other.rule));
+        }
+        None
     }
-    None
 }
 
 fn silenced(state: &State, i: &Instance, now: i64) -> bool {
@@ -192,6 +231,7 @@ impl Alerting {
         }
 
         let mut write = AlertWrite::default();
+        let inhibitors = Inhibitors::new(&state);
         let mut newly_inhibited: Vec<(String, String)> = Vec::new();
         let mut new_groups: BTreeMap<String, Option<GroupState>> = BTreeMap::new();
         let keys: BTreeSet<String> = members.keys().cloned().chain(state.groups.keys().cloned()).collect();
@@ -229,7 +269,7 @@ impl Alerting {
             let mut muted: BTreeSet<String> = BTreeSet::new();
             let mut waiting = false;
             for i in alerts.iter().filter(|i| i.state == AlertState::Firing) {
-                let inhibited = inhibitor(&state, i);
+                let inhibited = inhibitors.reason(&state, i);
                 if let (Some(reason), None) = (&inhibited, &i.inhibited_by) {
                     newly_inhibited.push((i.fingerprint.clone(), reason.clone()));
                 }

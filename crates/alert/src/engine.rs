@@ -615,12 +615,13 @@ impl Alerting {
     pub fn alerts(&self, states: &[AlertState], rule: Option<&str>) -> Vec<AlertView> {
         let now = self.now_ns();
         let state = self.state.lock();
+        let inhibitors = crate::dispatch::Inhibitors::new(&state);
         let mut out: Vec<AlertView> = state
             .instances
             .values()
             .filter(|i| states.is_empty() || states.contains(&i.state))
             .filter(|i| rule.is_none_or(|r| i.rule == r))
-            .map(|i| alert_view(&state, i, now, &self.config.public_url))
+            .map(|i| alert_view(&state, &inhibitors, i, now, &self.config.public_url))
             .collect();
         out.sort_by(|a, b| {
             let rank = |s: AlertState| match s {
@@ -640,7 +641,7 @@ impl Alerting {
         let view = {
             let state = self.state.lock();
             let i = state.instances.get(fingerprint).ok_or_else(|| AlertError::NotFound(format!("no alert {fingerprint:?}")))?;
-            alert_view(&state, i, now, &self.config.public_url)
+            alert_view(&state, &crate::dispatch::Inhibitors::new(&state), i, now, &self.config.public_url)
         };
         let events = self.store.with_alert_tables(|t| t.events(None, Some(fingerprint), 0, 500))?;
         let events = events
@@ -669,7 +670,7 @@ impl Alerting {
             i.ack = Some(crate::state::Ack { by: by.trim().to_string(), at_ns: now, comment: comment.to_string() });
             let row = instance_row(i)?;
             let i = i.clone();
-            (alert_view(&state, &i, now, &self.config.public_url), row)
+            (alert_view(&state, &crate::dispatch::Inhibitors::new(&state), &i, now, &self.config.public_url), row)
         };
         let event = EventRow { fingerprint: fingerprint.into(), rule: view.instance.rule.clone(), at_ns: now, state: "acknowledged".into(), body: json(&serde_json::json!({"by": by, "comment": comment}))? };
         self.store.with_alert_tables(|t| t.apply(&AlertWrite { instances: vec![row], events: vec![event], ..Default::default() }))?;
@@ -982,10 +983,10 @@ fn rule_view(state: &State, r: &Rule) -> RuleView {
     RuleView { spec: r.spec.clone(), source: r.source.clone(), version: r.version, health: state.health.get(&r.spec.name).cloned().unwrap_or_default(), firing, pending }
 }
 
-pub(crate) fn alert_view(state: &State, i: &Instance, now: i64, public_url: &str) -> AlertView {
+pub(crate) fn alert_view(state: &State, inhibitors: &crate::dispatch::Inhibitors<'_>, i: &Instance, now: i64, public_url: &str) -> AlertView {
     let silenced_by = state.silences.values().filter(|s| s.mutes(&i.labels, now)).map(|s| s.id.clone()).collect();
     let mut instance = i.clone();
-    instance.inhibited_by = crate::dispatch::inhibitor(state, i);
+    instance.inhibited_by = inhibitors.reason(state, i);
     AlertView { instance, silenced_by, url: crate::evidence::UiLinks { public_url }.alert(&i.fingerprint) }
 }
 

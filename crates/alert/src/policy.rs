@@ -201,24 +201,6 @@ impl Policies {
         descend(&self.root, &root, labels, &mut out);
         out
     }
-
-    /// Is `target` muted by one of the `sources` (other alerts that are firing)?
-    pub fn inhibited_by<'a>(&self, target: &Labels, sources: impl Iterator<Item = &'a Labels> + Clone) -> Option<&'a Labels> {
-        for rule in &self.inhibit_rules {
-            if !all_match(&rule.target_matchers, target) {
-                continue;
-            }
-            for source in sources.clone() {
-                if source != target
-                    && all_match(&rule.source_matchers, source)
-                    && rule.equal.iter().all(|l| source.get(l) == target.get(l))
-                {
-                    return Some(source);
-                }
-            }
-        }
-        None
-    }
 }
 
 const MAX_ROUTE_DEPTH: usize = 16;
@@ -336,16 +318,5 @@ inhibit_rules:
         assert!(!p.inhibit_by_root_cause);
         let back: Policies = serde_json::from_value(serde_json::to_value(&p).unwrap()).unwrap();
         assert_eq!(back, p);
-    }
-
-    #[test]
-    fn inhibition_needs_equal_labels() {
-        let p: Policies = serde_yaml_ng::from_str(YAML).unwrap();
-        let critical = labels(&[("severity", "critical"), ("service", "pay")]);
-        let other = labels(&[("severity", "critical"), ("service", "auth")]);
-        let warning = labels(&[("severity", "warning"), ("service", "pay")]);
-        assert_eq!(p.inhibited_by(&warning, [&other, &critical].into_iter()), Some(&critical));
-        assert_eq!(p.inhibited_by(&warning, [&other].into_iter()), None);
-        assert_eq!(p.inhibited_by(&critical, [&warning].into_iter()), None);
     }
 }

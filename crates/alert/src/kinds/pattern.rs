@@ -56,7 +56,8 @@ pub fn evaluate(rule: &PatternRule, text: &str, ctx: &EvalContext<'_>, start: i6
     let old_services: Option<std::collections::HashSet<String>> = match rule.mode {
         PatternMode::New => {
             let at = start - rule.min_history.ns();
-            let set = ctx.rollups.get(at - 10 * 60 * 1_000_000_000, at, ctx.now_ns)?;
+            // Any record in the hour before that point (a quiet service logs in bursts).
+            let set = ctx.rollups.get(at - 3_600 * 1_000_000_000, at, ctx.now_ns)?;
             Some(set.levels.iter().filter(|(_, c)| c.total() > 0).map(|(k, _)| k.service.clone()).collect())
         }
         PatternMode::Spike => None,
