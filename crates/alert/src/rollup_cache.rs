@@ -15,8 +15,10 @@ pub struct RollupCache {
     slots: Mutex<HashMap<(i64, i64), (i64, Slot)>>,
 }
 
-/// Entries older than this (by the evaluation time that asked) are dropped.
+/// Entries older than this (by the evaluation time that asked) are dropped; a window that ends in
+/// the current minute (its data still growing) is read again after [`FRESH_NS`].
 const KEEP_NS: i64 = 3 * 60 * 1_000_000_000;
+const FRESH_NS: i64 = 5_000_000_000;
 /// Most windows held.
 const MAX_SLOTS: usize = 512;
 
@@ -36,7 +38,13 @@ impl RollupCache {
                     slots.clear();
                 }
             }
-            slots.entry((start_ns, end_ns)).or_insert_with(|| (now_ns, Arc::new(OnceLock::new()))).1.clone()
+            let entry = slots.entry((start_ns, end_ns)).or_insert_with(|| (now_ns, Arc::new(OnceLock::new())));
+            // A window reaching into the last minute before `now` still fills: a read older than
+            // a few seconds is stale.
+            if end_ns + 60_000_000_000 > now_ns && now_ns - entry.0 > FRESH_NS {
+                *entry = (now_ns, Arc::new(OnceLock::new()));
+            }
+            entry.1.clone()
         };
         slot.get_or_init(|| self.store.rollups(start_ns, end_ns).map(|v| Arc::new(v.rollups)).map_err(|e| format!("rollups: {e}"))).clone()
     }

@@ -98,6 +98,12 @@ impl Metric {
         }
     }
 
+    /// A ratio or a quantile: meaningful over any stretch of time, so it can be read with the
+    /// current, unfinished minute (counts and rates per second need whole minutes).
+    pub fn is_proportion(self) -> bool {
+        matches!(self, Metric::ErrorRate | Metric::LogErrorRate | Metric::LatencyP50 | Metric::LatencyP90 | Metric::LatencyP95 | Metric::LatencyP99)
+    }
+
     /// Read from log records (level rollups) rather than spans.
     pub fn from_logs(self) -> bool {
         matches!(self, Metric::LogErrors | Metric::LogErrorRate | Metric::RecordRate)

@@ -69,7 +69,7 @@ fn demo_notifications(webhook: Option<&str>) -> String {
         text.push_str(&format!("  - name: webhook\n    kind: webhook\n    url: {}\n", serde_json::to_string(url).unwrap_or_default()));
     }
     text.push_str(&format!(
-        "policies:\n  receivers: [{}]\n  group_by: [rule, service]\n  group_wait: 30s\n  group_interval: 1m\n  repeat_interval: 4h\n  inhibit_rules:\n    - source_matchers: [severity=critical]\n      target_matchers: [severity=warning]\n      equal: [service]\n",
+        "policies:\n  receivers: [{}]\n  group_by: [rule, service]\n  group_wait: 10s\n  group_interval: 1m\n  repeat_interval: 4h\n  inhibit_rules:\n    - source_matchers: [severity=critical]\n      target_matchers: [severity=warning]\n      equal: [service]\n",
         receivers.join(", ")
     ));
     text

@@ -73,19 +73,25 @@ pub struct EvalOutput {
     pub slo: Vec<SloStatus>,
 }
 
+/// Where the window of a rollup rule of ratios and quantiles ends: on 5 s steps (rules evaluated
+/// within the same 5 s share one read of the rollups).
+const FRESH_STEP_NS: i64 = 5_000_000_000;
+
 impl EvalContext<'_> {
-    /// The window of a rule: `lookback` ending `delay` before now; rollup rules end on a minute.
+    /// The window of a rule: `lookback` ending `delay` before now. Rollup rules read whole
+    /// minutes: counts and per-second rates end on the last whole minute; ratios and quantiles
+    /// (error rate, latency) take the current minute as well, so a failure shows up to a minute
+    /// sooner (their window then spans up to one minute more than `lookback`).
     pub fn window(&self, rule: &Rule) -> (i64, i64) {
-        let mut end = self.now_ns - rule.spec.delay().ns();
-        if uses_rollups(&rule.compiled) {
-            end = Resolution::Minute.bucket_start(end);
-        }
+        let end = self.now_ns - rule.spec.delay().ns();
+        let end = match &rule.compiled {
+            Compiled::Threshold(_) | Compiled::Pattern(_) => end,
+            Compiled::Red { metric, .. } if metric.is_proportion() => end - end.rem_euclid(FRESH_STEP_NS),
+            Compiled::Baseline(b) if b.metric.is_proportion() => end - end.rem_euclid(FRESH_STEP_NS),
+            _ => Resolution::Minute.bucket_start(end),
+        };
         (end - rule.spec.lookback().ns(), end)
     }
-}
-
-pub fn uses_rollups(compiled: &Compiled) -> bool {
-    !matches!(compiled, Compiled::Threshold(_) | Compiled::Pattern(_))
 }
 
 /// Evaluates `rule` at `ctx.now_ns`.
