@@ -3,8 +3,9 @@
 root cause in its calls to `third-party-payment-api`, within two minutes (of the demo's clock)
 of the fault starting, and resolves once the fault is over; without a fault nothing is sent.
 
-Both demos run at once (their clocks are independent), so the module takes the longer run's
-time: 12 minutes of clock time at ten times speed, 72 s.
+Both demos run at once (their clocks are independent), so they take the longer run's time: 12
+minutes of clock time at ten times speed, 72 s. Then the other three faults (bad-deploy, db-slow,
+cascade) run together, each expected to page once, on its own service, with its own root cause.
 """
 
 from __future__ import annotations
@@ -222,3 +223,41 @@ def test_no_fault_no_notification(demos):
     assert evaluations.get("checkout availability", 0) >= 7, evaluations
     # ...and found nothing to tell.
     assert demo.hook.all() == [], f"notifications without a fault: {sent_summary(demo)}"
+
+
+# The other faults of the demo, each paging once on its own service with its own root cause
+# (trawl-fleet's `Scenario::expected_cause`), run together after the two above.
+OTHER_FAULTS = {
+    "bad-deploy": ("order-service", "place order"),
+    "db-slow": ("inventory-service", "SELECT stock"),
+    "cascade": ("auth-service", "GET token-cache"),
+}
+
+
+@pytest.fixture(scope="module")
+def other_demos(trawl_bin, tmp_path_factory):
+    base = tmp_path_factory.mktemp("alerting-demo-faults")
+    demos = {name: Demo(trawl_bin, base / name, name, 10, ("2m", "4m", "1h")) for name in OTHER_FAULTS}
+    try:
+        for d in demos.values():
+            d.start()
+        for d in demos.values():
+            d.watcher = threading.Thread(target=d.watch, args=(10 * 60 / SPEED + 60,), daemon=True)
+            d.watcher.start()
+        yield demos
+    finally:
+        for d in demos.values():
+            d.stop()
+
+
+@pytest.mark.parametrize("scenario", sorted(OTHER_FAULTS))
+def test_each_fault_pages_once_for_its_own_service(other_demos, scenario):
+    demo = other_demos[scenario]
+    finished(demo, 10)
+    service, operation = OTHER_FAULTS[scenario]
+    firing = demo.hook.notifications("firing")
+    assert len(firing) == 1, f"expected exactly one firing notification: {sent_summary(demo)}"
+    alert = firing[0]["alerts"][0]
+    assert alert["labels"].get("service") == service, sent_summary(demo)
+    cause = alert["evidence"]["root_causes"][0]
+    assert (cause["service"], cause["operation"]) == (service, operation), cause

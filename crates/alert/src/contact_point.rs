@@ -285,56 +285,95 @@ impl ContactPointSpec {
         problems
     }
 
-    /// The secrets of the settings, for redaction: (field, value).
-    fn secrets_mut(&mut self) -> Vec<&mut String> {
-        let mut out: Vec<&mut String> = Vec::new();
+    /// The secrets of the settings, by field name (a header's by `headers.<name>`).
+    fn secrets_mut(&mut self) -> Vec<(String, &mut String)> {
+        let mut out: Vec<(String, &mut String)> = Vec::new();
         match &mut self.channel {
             Channel::Slack(s) => {
-                out.extend(s.webhook_url.as_mut());
-                out.extend(s.token.as_mut());
+                out.extend(s.webhook_url.as_mut().map(|v| ("webhook_url".to_string(), v)));
+                out.extend(s.token.as_mut().map(|v| ("token".to_string(), v)));
             }
-            Channel::Email(e) => out.extend(e.password.as_mut()),
-            Channel::Pagerduty(p) => out.push(&mut p.routing_key),
+            Channel::Email(e) => out.extend(e.password.as_mut().map(|v| ("password".to_string(), v))),
+            Channel::Pagerduty(p) => out.push(("routing_key".into(), &mut p.routing_key)),
             Channel::Webhook(w) => {
-                out.extend(w.secret.as_mut());
+                out.extend(w.secret.as_mut().map(|v| ("secret".to_string(), v)));
                 for (k, v) in w.headers.iter_mut() {
                     if is_secret_header(k) {
-                        out.push(v);
+                        out.push((format!("headers.{}", k.to_ascii_lowercase()), v));
                     }
                 }
             }
-            Channel::Alertmanager(a) => out.extend(a.password.as_mut()),
-            Channel::Teams(t) => out.push(&mut t.webhook_url),
-            Channel::Discord(d) => out.push(&mut d.webhook_url),
-            Channel::Telegram(t) => out.push(&mut t.bot_token),
-            Channel::Opsgenie(o) => out.push(&mut o.api_key),
+            Channel::Alertmanager(a) => out.extend(a.password.as_mut().map(|v| ("password".to_string(), v))),
+            Channel::Teams(t) => out.push(("webhook_url".into(), &mut t.webhook_url)),
+            Channel::Discord(d) => out.push(("webhook_url".into(), &mut d.webhook_url)),
+            Channel::Telegram(t) => out.push(("bot_token".into(), &mut t.bot_token)),
+            Channel::Opsgenie(o) => out.push(("api_key".into(), &mut o.api_key)),
             Channel::Console(_) => {}
         }
         out
     }
 
-    /// The spec with every secret replaced by [`REDACTED`], for the API.
+    /// Where the settings send to, besides the secrets themselves: a secret is only kept for the
+    /// same destination.
+    fn destination(&self) -> String {
+        match &self.channel {
+            Channel::Slack(s) => format!("{:?}{:?}", s.api_url, s.channel),
+            Channel::Email(e) => format!("{}:{:?}:{:?}", e.smtp_host, e.smtp_port, e.username),
+            Channel::Pagerduty(p) => format!("{:?}", p.url),
+            Channel::Webhook(w) => w.url.clone(),
+            Channel::Alertmanager(a) => format!("{}{:?}", a.url, a.username),
+            Channel::Telegram(t) => format!("{:?}{}", t.api_url, t.chat_id),
+            Channel::Opsgenie(o) => format!("{:?}", o.api_url),
+            Channel::Teams(_) | Channel::Discord(_) | Channel::Console(_) => String::new(),
+        }
+    }
+
+    /// The spec with every secret replaced by [`REDACTED`], and credentials or query strings in
+    /// URLs hidden, for the API.
     pub fn redacted(&self) -> ContactPointSpec {
         let mut copy = self.clone();
-        for s in copy.secrets_mut() {
+        for (_, s) in copy.secrets_mut() {
             *s = REDACTED.to_string();
+        }
+        match &mut copy.channel {
+            Channel::Webhook(w) => w.url = redact_url(&w.url),
+            Channel::Alertmanager(a) => a.url = redact_url(&a.url),
+            _ => {}
         }
         copy
     }
 
-    /// Secrets sent back as [`REDACTED`] take the value they have in `previous`.
-    pub fn keep_secrets_of(&mut self, previous: &ContactPointSpec) {
-        let mut old = previous.clone();
-        let old_secrets = old.secrets_mut();
-        if old_secrets.is_empty() || std::mem::discriminant(&self.channel) != std::mem::discriminant(&previous.channel) {
-            return;
+    /// Secrets sent back as [`REDACTED`] (and URLs sent back as shown) take their value in
+    /// `previous`, field by field; sending a secret back hidden to a new destination is refused
+    /// (it would send the stored secret somewhere else).
+    pub fn keep_secrets_of(&mut self, previous: &ContactPointSpec) -> Result<(), String> {
+        if std::mem::discriminant(&self.channel) != std::mem::discriminant(&previous.channel) {
+            return match self.clone().secrets_mut().iter().any(|(_, v)| v.as_str() == REDACTED) {
+                true => Err("the kind changed: give the secrets again".into()),
+                false => Ok(()),
+            };
         }
-        let old_values: Vec<String> = old_secrets.into_iter().map(|s| s.clone()).collect();
-        for (new, old) in self.secrets_mut().into_iter().zip(old_values) {
-            if new == REDACTED {
-                *new = old;
+        match (&mut self.channel, &previous.channel) {
+            (Channel::Webhook(w), Channel::Webhook(old)) if w.url == redact_url(&old.url) => w.url = old.url.clone(),
+            (Channel::Alertmanager(a), Channel::Alertmanager(old)) if a.url == redact_url(&old.url) => a.url = old.url.clone(),
+            _ => {}
+        }
+        let same_destination = self.destination() == previous.destination();
+        let mut old = previous.clone();
+        let old_secrets: Vec<(String, String)> = old.secrets_mut().into_iter().map(|(k, v)| (k, v.clone())).collect();
+        for (name, value) in self.secrets_mut() {
+            if value.as_str() != REDACTED {
+                continue;
+            }
+            if !same_destination {
+                return Err(format!("{name}: the destination changed, so give the secret again instead of {REDACTED}"));
+            }
+            match old_secrets.iter().find(|(k, _)| *k == name) {
+                Some((_, v)) => *value = v.clone(),
+                None => return Err(format!("{name}: there is no stored secret to keep")),
             }
         }
+        Ok(())
     }
 
     /// `${NAME}` in any string setting replaced by the environment variable `NAME`; a missing
@@ -344,6 +383,25 @@ impl ContactPointSpec {
         expand_in(&mut value)?;
         *self = serde_json::from_value(value).map_err(|e| e.to_string())?;
         Ok(())
+    }
+}
+
+/// A URL with its user information and query hidden (they often hold credentials).
+fn redact_url(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut u) => {
+            let hidden = !u.username().is_empty() || u.password().is_some() || u.query().is_some();
+            if !hidden {
+                return url.to_string();
+            }
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            if u.query().is_some() {
+                u.set_query(Some(REDACTED));
+            }
+            u.to_string()
+        }
+        Err(_) => url.to_string(),
     }
 }
 
@@ -415,8 +473,23 @@ mod tests {
         assert_eq!(w.headers["Authorization"], REDACTED);
         assert_eq!(w.headers["X-Team"], "payments");
         let mut update = shown.clone();
-        update.keep_secrets_of(&cp);
+        update.keep_secrets_of(&cp).unwrap();
         assert_eq!(update, cp);
+        // A secret sent back hidden to another destination is refused; matched by name, never
+        // by position.
+        let mut moved = shown.clone();
+        let Channel::Webhook(w) = &mut moved.channel else { panic!() };
+        w.url = "https://elsewhere.example.com/x".into();
+        assert!(moved.keep_secrets_of(&cp).is_err());
+        let mut fewer = shown.clone();
+        let Channel::Webhook(w) = &mut fewer.channel else { panic!() };
+        w.secret = None;
+        fewer.keep_secrets_of(&cp).unwrap();
+        let Channel::Webhook(w) = &fewer.channel else { panic!() };
+        assert_eq!(w.headers["Authorization"], "Bearer abc");
+        let with_query: ContactPointSpec = serde_yaml_ng::from_str("name: h\nkind: webhook\nurl: https://u:p@hooks.example.com/x?token=abc\n").unwrap();
+        let Channel::Webhook(w) = &with_query.redacted().channel else { panic!() };
+        assert!(!w.url.contains("abc") && !w.url.contains("u:p"), "{}", w.url);
     }
 
     #[test]

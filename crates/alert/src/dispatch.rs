@@ -87,14 +87,20 @@ impl<'a> Inhibitors<'a> {
     }
 
     /// Why `i` is not notified by inhibition, if it is: an inhibition rule, or its root cause
-    /// lying in another service that has an alert of its own. Once found, it is kept on the
-    /// alert for the rest of its episode.
+    /// lying in another service that has an alert of its own.
     pub(crate) fn reason(&self, state: &State, i: &Instance) -> Option<String> {
+        self.inhibition(state, i).map(|(reason, _)| reason)
+    }
+
+    /// The reason, and whether it is kept for the rest of the alert's episode: it is once the
+    /// inhibiting alert fires (a pending one mutes only while it is pending, so a cause that
+    /// never fires cannot swallow the page).
+    pub(crate) fn inhibition(&self, state: &State, i: &Instance) -> Option<(String, bool)> {
         if i.state != AlertState::Firing {
             return None;
         }
         if let Some(reason) = &i.inhibited_by {
-            return Some(reason.clone());
+            return Some((reason.clone(), true));
         }
         for (rule, by) in state.policies.inhibit_rules.iter().zip(&self.sources) {
             if !crate::labels::all_match(&rule.target_matchers, &i.labels) {
@@ -103,7 +109,7 @@ impl<'a> Inhibitors<'a> {
             let key: Vec<Option<&str>> = rule.equal.iter().map(|l| i.labels.get(l).map(String::as_str)).collect();
             if let Some(source) = by.get(&key).and_then(|v| v.iter().find(|o| o.fingerprint != i.fingerprint)) {
                 let service = source.labels.get("service").map(|s| format!(" on {s}")).unwrap_or_default();
-                return Some(format!("inhibition rule: alert {:?}{service}", source.rule));
+                return Some((format!("inhibition rule: alert {:?}{service}", source.rule), true));
             }
         }
         if state.policies.inhibit_by_root_cause {
@@ -112,7 +118,8 @@ impl<'a> Inhibitors<'a> {
                 return None;
             }
             let other = self.alerting.get(cause)?;
-            return Some(format!("root cause is in {cause}, which has its own alert {:?}", other.rule));
+            let reason = format!("root cause is in {cause}, which has its own alert {:?}", other.rule);
+            return Some((reason, other.state == AlertState::Firing));
         }
         None
     }
@@ -152,6 +159,33 @@ fn payload(i: &Instance, with_evidence: bool, public_url: &str) -> AlertPayload 
     }
 }
 
+/// Largest notification body: the outbound cap is 1 MiB.
+const MAX_NOTIFICATION_BYTES: usize = 900 * 1024;
+
+/// `n` within [`MAX_NOTIFICATION_BYTES`]: evidence is dropped from the last alerts first, then
+/// the last alerts themselves (counted in `truncated_alerts`).
+fn bounded(mut n: Notification) -> Notification {
+    let size = |n: &Notification| serde_json::to_vec(n).map(|v| v.len()).unwrap_or(usize::MAX);
+    while size(&n) > MAX_NOTIFICATION_BYTES {
+        if let Some(a) = n.alerts.iter_mut().rev().find(|a| a.evidence.is_some()) {
+            a.evidence = None;
+        } else if n.alerts.len() > 1 {
+            n.alerts.pop();
+            n.truncated_alerts += 1;
+        } else {
+            if let Some(a) = n.alerts.first_mut() {
+                a.annotations.retain(|k, _| k == "summary");
+                for v in a.annotations.values_mut() {
+                    *v = crate::template::clip(std::mem::take(v), 4096);
+                }
+            }
+            n.common_annotations.clear();
+            break;
+        }
+    }
+    n
+}
+
 /// The notification of a group with these alerts (firing ones first).
 fn notification(group: &GroupState, kind: NotificationKind, alerts: &[&Instance], receiver: &str, id: String, public_url: &str) -> Notification {
     let mut sorted: Vec<&&Instance> = alerts.iter().collect();
@@ -160,7 +194,7 @@ fn notification(group: &GroupState, kind: NotificationKind, alerts: &[&Instance]
     let payloads: Vec<AlertPayload> =
         sorted.iter().take(MAX_ALERTS).enumerate().map(|(n, i)| payload(i, n < MAX_ALERTS_WITH_EVIDENCE, public_url)).collect();
     let any_firing = alerts.iter().any(|i| i.state == AlertState::Firing);
-    Notification {
+    bounded(Notification {
         schema_version: SCHEMA_VERSION,
         id,
         kind,
@@ -176,7 +210,7 @@ fn notification(group: &GroupState, kind: NotificationKind, alerts: &[&Instance]
         sent_at: trawl_model::format_rfc3339(trawl_model::now_ns()),
         valid_until: any_firing.then(|| trawl_model::format_rfc3339(trawl_model::now_ns() + group.repeat_interval_ns + group.group_interval_ns)),
         acknowledged_by: alerts.iter().find_map(|i| i.ack.as_ref().map(|a| a.by.clone())).filter(|_| kind == NotificationKind::Acknowledged),
-    }
+    })
 }
 
 /// A notification's outbox row, due now.
@@ -196,9 +230,14 @@ fn outbox_row(n: &Notification, group_key: &str, now_ns: i64) -> Option<OutboxRo
     })
 }
 
-fn notification_id(group: &str, seq: u64, receiver: &str) -> String {
+/// Unique per group incarnation (`first_seen`: a group that ends and comes back is a new one),
+/// sequence number and receiver; the same on a retried dispatch.
+fn notification_id(group: &GroupState, extra: &str, receiver: &str) -> String {
+    let seq = group.seq;
     let mut h = xxhash_rust::xxh3::Xxh3::new();
-    h.update(group.as_bytes());
+    h.update(group.key.as_bytes());
+    h.update(extra.as_bytes());
+    h.update(&group.first_seen_ns.to_le_bytes());
     h.update(&seq.to_le_bytes());
     h.update(receiver.as_bytes());
     format!("{:016x}{:08x}", h.digest(), seq)
@@ -212,14 +251,12 @@ impl Alerting {
         let mut state = self.state.lock();
         let evidence_wait = self.config.evidence_wait.ns();
 
-        // Which groups each notifiable alert belongs to.
+        // The groups of every alert (a pending one too: notified as firing in its previous
+        // episode, it is told as resolved).
         let mut members: BTreeMap<String, (RouteSettings, Vec<String>)> = BTreeMap::new();
         let rules_policy: BTreeMap<String, Option<String>> =
             state.rules.iter().map(|(n, (r, _))| (n.clone(), r.spec.policy.clone())).collect();
         for i in state.instances.values() {
-            if i.state == AlertState::Pending {
-                continue;
-            }
             let pinned = rules_policy.get(&i.rule).cloned().flatten();
             for route in state.policies.routes_for(&i.labels, pinned.as_deref()) {
                 if route.receivers.is_empty() {
@@ -229,6 +266,7 @@ impl Alerting {
                 members.entry(key).or_insert_with(|| (route.clone(), Vec::new())).1.push(i.fingerprint.clone());
             }
         }
+        let channel_kind = |receiver: &str| state.contact_points.get(receiver).map(|c| c.spec.channel.kind());
 
         let mut write = AlertWrite::default();
         let inhibitors = Inhibitors::new(&state);
@@ -238,9 +276,11 @@ impl Alerting {
         for key in keys {
             let fps: Vec<String> = members.get(&key).map(|m| m.1.clone()).unwrap_or_default();
             let alerts: Vec<&Instance> = fps.iter().filter_map(|fp| state.instances.get(fp)).collect();
+            let any_firing = alerts.iter().any(|i| i.state == AlertState::Firing);
             let mut group = match (state.groups.get(&key), members.get(&key)) {
                 (Some(g), _) => g.clone(),
-                (None, Some((route, _))) => GroupState {
+                // A group begins with a firing alert.
+                (None, Some((route, _))) if any_firing => GroupState {
                     key: key.clone(),
                     receivers: route.receivers.clone(),
                     group_labels: alerts.first().map(|i| route.group_labels(&i.labels)).unwrap_or_default(),
@@ -253,7 +293,7 @@ impl Alerting {
                     group_interval_ns: route.group_interval.ns(),
                     repeat_interval_ns: route.repeat_interval.ns(),
                 },
-                (None, None) => continue,
+                _ => continue,
             };
             if let Some((route, _)) = members.get(&key) {
                 group.receivers = route.receivers.clone();
@@ -269,8 +309,8 @@ impl Alerting {
             let mut muted: BTreeSet<String> = BTreeSet::new();
             let mut waiting = false;
             for i in alerts.iter().filter(|i| i.state == AlertState::Firing) {
-                let inhibited = inhibitors.reason(&state, i);
-                if let (Some(reason), None) = (&inhibited, &i.inhibited_by) {
+                let inhibited = inhibitors.inhibition(&state, i);
+                if let (Some((reason, true)), None) = (&inhibited, &i.inhibited_by) {
                     newly_inhibited.push((i.fingerprint.clone(), reason.clone()));
                 }
                 if silenced(&state, i, now) || inhibited.is_some() {
@@ -284,30 +324,30 @@ impl Alerting {
                     firing.push(i);
                 }
             }
-            // Resolved alerts that were notified as firing.
-            let resolved: Vec<&Instance> = alerts
-                .iter()
-                .filter(|i| i.state == AlertState::Resolved && group.notified_firing.contains(&tag(i)))
-                .copied()
-                .collect();
+            // Alerts notified as firing whose episode ended: resolved, or pending again.
+            let resolved: Vec<&Instance> =
+                alerts.iter().filter(|i| i.state != AlertState::Firing && group.notified_firing.contains(&tag(i))).copied().collect();
             let firing_tags: BTreeSet<String> = firing.iter().map(|i| tag(i)).collect();
             let known: BTreeSet<String> = group.notified_firing.iter().filter(|t| !muted.contains(*t)).cloned().collect();
-            // Alerts that left the group without resolving (their rule's labels changed, or
-            // they were pruned) count as gone.
-            let gone: Vec<String> = known
-                .iter()
-                .filter(|t| !firing_tags.contains(*t) && !resolved.iter().any(|i| tag(i) == **t))
-                .filter(|t| !alerts.iter().any(|i| tag(i) == **t && i.state == AlertState::Firing))
-                .cloned()
-                .collect();
+            let present: BTreeSet<String> = alerts.iter().map(|i| tag(i)).collect();
+            // Notified alerts that left the group without resolving (pruned, or moved by a
+            // change of their rule or the policies).
+            let gone: Vec<String> = group.notified_firing.iter().filter(|t| !present.contains(*t)).cloned().collect();
             let changed = firing_tags != known || !resolved.is_empty();
             let since_last = group.last_notified_ns.map(|t| now - t);
             let all_acked = !firing.is_empty() && firing.iter().all(|i| i.ack.is_some());
+            let to_alertmanager = group.receivers.iter().any(|r| channel_kind(r) == Some("alertmanager"));
+            // A group is resolved only once nothing in it fires, muted or waiting alerts included.
+            let hold_resolution = firing.is_empty() && (!muted.is_empty() || waiting);
             let send = match since_last {
                 None => !firing.is_empty() && !(waiting && now - group.first_seen_ns < evidence_wait) && now - group.first_seen_ns >= group.group_wait_ns,
-                Some(elapsed) if changed => elapsed >= group.group_interval_ns && !(firing.is_empty() && resolved.is_empty()),
-                Some(elapsed) => !firing.is_empty() && !all_acked && elapsed >= group.repeat_interval_ns,
+                Some(elapsed) if changed => {
+                    elapsed >= group.group_interval_ns && (!firing.is_empty() || (!resolved.is_empty() && !hold_resolution))
+                }
+                // Acknowledged: repeats go on only to Alertmanager, whose alerts expire otherwise.
+                Some(elapsed) => !firing.is_empty() && elapsed >= group.repeat_interval_ns && (!all_acked || to_alertmanager),
             };
+            let repeat_to_alertmanager_only = send && since_last.is_some() && !changed && all_acked;
             if send {
                 let kind = if firing.is_empty() { NotificationKind::Resolved } else { NotificationKind::Firing };
                 let mut told: Vec<&Instance> = firing.clone();
@@ -317,16 +357,19 @@ impl Alerting {
                     if kind == NotificationKind::Resolved && !cp.spec.send_resolved {
                         continue;
                     }
-                    let id = notification_id(&key, group.seq, receiver);
+                    if repeat_to_alertmanager_only && cp.spec.channel.kind() != "alertmanager" {
+                        continue;
+                    }
+                    let id = notification_id(&group, "", receiver);
                     let n = notification(&group, kind, &told, receiver, id, &self.config.public_url);
                     write.outbox.extend(outbox_row(&n, &key, real_now));
                 }
                 group.seq += 1;
                 group.last_notified_ns = Some(now);
                 group.notified_firing = firing_tags.iter().cloned().chain(muted.iter().filter(|t| group.notified_firing.contains(*t)).cloned()).collect();
-                for g in &gone {
-                    group.notified_firing.remove(g);
-                }
+            }
+            for g in &gone {
+                group.notified_firing.remove(g);
             }
             // Acknowledgements: told once to the receivers that act on them.
             let new_acks: Vec<&Instance> = firing.iter().filter(|i| i.ack.is_some() && group.notified_firing.contains(&tag(i)) && !group.notified_acks.contains(&tag(i))).copied().collect();
@@ -336,7 +379,7 @@ impl Alerting {
                     if matches!(cp.spec.channel.kind(), "alertmanager" | "console" | "email") {
                         continue;
                     }
-                    let id = notification_id(&format!("{key}/ack"), group.seq, receiver);
+                    let id = notification_id(&group, "ack", receiver);
                     let n = notification(&group, NotificationKind::Acknowledged, &new_acks, receiver, id, &self.config.public_url);
                     write.outbox.extend(outbox_row(&n, &key, real_now));
                 }
@@ -345,8 +388,7 @@ impl Alerting {
             }
             group.notified_acks.retain(|t| group.notified_firing.contains(t));
             // A group with nothing firing and nothing left to tell is done.
-            let any_firing = alerts.iter().any(|i| i.state == AlertState::Firing);
-            if !any_firing && (resolved.is_empty() || send) {
+            if !any_firing && group.notified_firing.iter().all(|t| !resolved.iter().any(|i| tag(i) == *t)) {
                 if state.groups.contains_key(&key) {
                     new_groups.insert(key.clone(), None);
                 }

@@ -661,7 +661,7 @@ impl Alerting {
             return Err(invalid("by", "say who acknowledges (at most 256 bytes; a comment of at most 4 KiB)"));
         }
         let now = self.now_ns();
-        let (view, row) = {
+        let view = {
             let mut state = self.state.lock();
             let i = state.instances.get_mut(fingerprint).ok_or_else(|| AlertError::NotFound(format!("no alert {fingerprint:?}")))?;
             if i.state != AlertState::Firing {
@@ -670,10 +670,17 @@ impl Alerting {
             i.ack = Some(crate::state::Ack { by: by.trim().to_string(), at_ns: now, comment: comment.to_string() });
             let row = instance_row(i)?;
             let i = i.clone();
-            (alert_view(&state, &crate::dispatch::Inhibitors::new(&state), &i, now, &self.config.public_url), row)
+            let event = EventRow {
+                fingerprint: fingerprint.into(),
+                rule: i.rule.clone(),
+                at_ns: now,
+                state: "acknowledged".into(),
+                body: json(&serde_json::json!({"by": by, "comment": comment}))?,
+            };
+            // Stored before the lock is let go: the order of every path (state, then tables).
+            self.store.with_alert_tables(|t| t.apply(&AlertWrite { instances: vec![row], events: vec![event], ..Default::default() }))?;
+            alert_view(&state, &crate::dispatch::Inhibitors::new(&state), &i, now, &self.config.public_url)
         };
-        let event = EventRow { fingerprint: fingerprint.into(), rule: view.instance.rule.clone(), at_ns: now, state: "acknowledged".into(), body: json(&serde_json::json!({"by": by, "comment": comment}))? };
-        self.store.with_alert_tables(|t| t.apply(&AlertWrite { instances: vec![row], events: vec![event], ..Default::default() }))?;
         self.dispatch();
         Ok(view)
     }
@@ -746,7 +753,7 @@ impl Alerting {
                 Some(c) if c.source != API_SOURCE => {
                     return Err(AlertError::Conflict(format!("contact point {:?} comes from {}: change it there", spec.name, c.source)))
                 }
-                Some(c) if replace => spec.keep_secrets_of(&c.spec),
+                Some(c) if replace => spec.keep_secrets_of(&c.spec).map_err(|m| invalid("contact_point", m))?,
                 Some(_) => return Err(AlertError::Conflict(format!("a contact point named {:?} already exists", spec.name))),
                 None if replace => return Err(AlertError::NotFound(format!("no contact point named {:?}", spec.name))),
                 None => {}

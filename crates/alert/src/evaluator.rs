@@ -42,7 +42,7 @@ impl Alerting {
     /// Starts the scheduler, the evaluation workers and the outbox.
     pub fn start(self: &Arc<Self>) -> Result<(), String> {
         let workers = self.config.workers.max(1);
-        let (tx, rx) = mpsc::sync_channel::<String>(workers * 64);
+        let (tx, rx) = mpsc::sync_channel::<(String, i64)>(workers * 64);
         let rx = Arc::new(Mutex::new(rx));
         let mut threads = self.threads.lock();
         for n in 0..workers {
@@ -73,11 +73,17 @@ impl Alerting {
         Ok(())
     }
 
-    /// Evaluates one rule now and applies the result (the workers call this).
+    /// Evaluates one rule now and applies the result.
     pub fn evaluate_rule(&self, name: &str) {
+        self.evaluate_rule_at(name, self.now_ns());
+    }
+
+    /// Evaluates one rule as of `at` (its due time: a rule with `for` equal to its interval
+    /// fires on its second evaluation whatever the jitter of the threads) and applies the
+    /// result, evidence and notifications included.
+    fn evaluate_rule_at(&self, name: &str, at: i64) {
         let Some(rule) = self.state.lock().rules.get(name).map(|(r, _)| r.clone()) else { return };
         let frozen = self.frozen_bands(&rule);
-        let at = self.now_ns();
         let started = Instant::now();
         let ctx = EvalContext {
             store: &self.store,
@@ -115,7 +121,6 @@ impl Alerting {
         let mut fired: Vec<(String, u64, i64, i64)> = Vec::new();
         {
             let mut state = self.state.lock();
-            state.running.remove(&name);
             let current = state.rules.get(&name).map(|(r, _)| r.clone());
             let health = state.health.entry(name.clone()).or_default();
             health.evaluations += 1;
@@ -200,10 +205,19 @@ impl Alerting {
                 state.instances.remove(&fp);
                 write.deleted_instances.push(fp);
             }
+            // At most `max_groups` alerts per rule: a rule grouping by an unbounded field
+            // cannot grow without bound.
+            let mut held = state.instances.values().filter(|i| i.rule == name).count();
+            let mut refused = 0usize;
             for (fp, (labels, s)) in samples {
                 if !s.active {
                     continue;
                 }
+                if held >= self.config.limits.max_groups {
+                    refused += 1;
+                    continue;
+                }
+                held += 1;
                 let annotations = render(&labels, &s);
                 let (i, change) = Instance::start(&name, labels, &s, annotations, at, timing);
                 if change == Change::Firing {
@@ -215,9 +229,15 @@ impl Alerting {
                 }
                 state.instances.insert(fp, i);
             }
-        }
-        if let Err(e) = self.store.with_alert_tables(|t| t.apply(&write)) {
-            tracing::error!(rule = %name, error = %e, "cannot store alert states");
+            if refused > 0 {
+                let health = state.health.entry(name.clone()).or_default();
+                health.last_warnings.push(format!("{refused} more groups hold: the rule has reached its {} alerts", self.config.limits.max_groups));
+            }
+            // Stored before the lock is let go (state, then tables: the order of every path),
+            // so the dispatcher never acts on a change that is not stored, and rows land in order.
+            if let Err(e) = self.store.with_alert_tables(|t| t.apply(&write)) {
+                tracing::error!(rule = %name, error = %e, "cannot store alert states");
+            }
         }
         if !fired.is_empty() {
             self.gather_evidence(rule, fired);
@@ -237,17 +257,14 @@ impl Alerting {
             } else {
                 (None, EvidenceStatus::Failed)
             };
-            let row = {
-                let mut state = self.state.lock();
-                let Some(i) = state.instances.get_mut(&fp) else { continue };
-                if i.episode != episode || i.state != AlertState::Firing {
-                    continue;
-                }
-                i.evidence = evidence;
-                i.evidence_status = status;
-                instance_row(i)
-            };
-            if let Ok(row) = row {
+            let mut state = self.state.lock();
+            let Some(i) = state.instances.get_mut(&fp) else { continue };
+            if i.episode != episode || i.state != AlertState::Firing {
+                continue;
+            }
+            i.evidence = evidence;
+            i.evidence_status = status;
+            if let Ok(row) = instance_row(i) {
                 if let Err(e) = self.store.with_alert_tables(|t| t.apply(&AlertWrite { instances: vec![row], ..Default::default() })) {
                     tracing::error!(error = %e, "cannot store evidence");
                 }
@@ -355,7 +372,7 @@ fn default_summary(rule: &str, labels: &Labels, s: &crate::state::Sample) -> Str
     format!("{rule}: {what} {value}{scope}{against}")
 }
 
-fn scheduler(alerting: Arc<Alerting>, jobs: SyncSender<String>) {
+fn scheduler(alerting: Arc<Alerting>, jobs: SyncSender<(String, i64)>) {
     let mut last_prune: Option<i64> = None;
     while !alerting.is_shutting_down() {
         // A bug in one round must not stop alerting for good: it is logged, and the next round runs.
@@ -368,7 +385,7 @@ fn scheduler(alerting: Arc<Alerting>, jobs: SyncSender<String>) {
 }
 
 /// One round of the scheduler: start the due rules, dispatch, prune now and then.
-fn schedule_round(alerting: &Arc<Alerting>, jobs: &SyncSender<String>, last_prune: &mut Option<i64>) {
+fn schedule_round(alerting: &Arc<Alerting>, jobs: &SyncSender<(String, i64)>, last_prune: &mut Option<i64>) {
     {
         let now = alerting.now_ns();
         let mut due = Vec::new();
@@ -398,13 +415,13 @@ fn schedule_round(alerting: &Arc<Alerting>, jobs: &SyncSender<String>, last_prun
                     continue;
                 }
                 state.running.insert(name.clone());
-                due.push(name);
+                due.push((name, next));
             }
         }
-        for name in due {
-            match jobs.try_send(name) {
+        for job in due {
+            match jobs.try_send(job) {
                 Ok(()) => {}
-                Err(TrySendError::Full(name)) | Err(TrySendError::Disconnected(name)) => {
+                Err(TrySendError::Full((name, _))) | Err(TrySendError::Disconnected((name, _))) => {
                     let mut state = alerting.state.lock();
                     state.running.remove(&name);
                     state.health.entry(name).or_default().skipped += 1;
@@ -420,16 +437,19 @@ fn schedule_round(alerting: &Arc<Alerting>, jobs: &SyncSender<String>, last_prun
     }
 }
 
-fn worker(alerting: Arc<Alerting>, jobs: Arc<Mutex<Receiver<String>>>) {
+fn worker(alerting: Arc<Alerting>, jobs: Arc<Mutex<Receiver<(String, i64)>>>) {
     while !alerting.is_shutting_down() {
         let job = jobs.lock().recv_timeout(Duration::from_millis(500));
         match job {
-            Ok(name) => {
-                let evaluated = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| alerting.evaluate_rule(&name)));
+            Ok((name, due)) => {
+                // A due time far in the past (the queue was long) is evaluated now.
+                let at = if alerting.now_ns() - due > 60_000_000_000 { alerting.now_ns() } else { due };
+                let evaluated = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| alerting.evaluate_rule_at(&name, at)));
+                let mut state = alerting.state.lock();
+                // Only now, evidence and dispatch done, may the rule run again.
+                state.running.remove(&name);
                 if evaluated.is_err() {
                     tracing::error!(rule = %name, "a rule evaluation failed (a bug); the rule runs again next time");
-                    let mut state = alerting.state.lock();
-                    state.running.remove(&name);
                     let health = state.health.entry(name).or_default();
                     health.failures += 1;
                     health.last_error = Some("the evaluation failed unexpectedly (see the server log)".into());

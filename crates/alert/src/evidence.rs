@@ -117,10 +117,10 @@ pub struct Links {
 const MAX_CAUSES: usize = 3;
 const MAX_PATTERNS: usize = 5;
 const MAX_MOVED: usize = 5;
-/// The evidence's window is at least this long: root cause needs some failing requests.
+/// The evidence's window is at least this long (root cause needs some failing requests), and at
+/// most this long (a rule with a long lookback does not make its evidence scan days).
 const MIN_WINDOW_NS: i64 = 5 * 60 * 1_000_000_000;
-/// Time one evidence computation may take.
-pub const EVIDENCE_TIMEOUT: Duration = Duration::from_secs(20);
+const MAX_WINDOW_NS: i64 = 15 * 60 * 1_000_000_000;
 
 /// Block characters of sparklines, lowest to highest.
 const BLOCKS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
@@ -229,7 +229,7 @@ pub fn compute(store: &Arc<Store>, request: &EvidenceRequest<'_>, now_ns: i64) -
     let i = request.instance;
     let links = UiLinks { public_url: request.public_url };
     let end = request.window_end_ns;
-    let start = request.window_start_ns.min(end - MIN_WINDOW_NS);
+    let start = request.window_start_ns.min(end - MIN_WINDOW_NS).max(end - MAX_WINDOW_NS);
     let mut warnings = Vec::new();
     let snapshot = store.snapshot();
 

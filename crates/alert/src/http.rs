@@ -200,6 +200,8 @@ impl OutboundClient {
         let client = reqwest::Client::builder()
             .dns_resolver(Arc::new(GuardedResolver(guard.clone())))
             .redirect(reqwest::redirect::Policy::none())
+            // A proxy from the environment would take the connection past the guard.
+            .no_proxy()
             .timeout(limits.timeout)
             .connect_timeout(limits.connect_timeout)
             .user_agent(concat!("trawl/", env!("CARGO_PKG_VERSION")))

@@ -51,7 +51,18 @@ pub(crate) async fn run(alerting: Arc<Alerting>) {
     while !alerting.is_shutting_down() {
         let store = alerting.store.clone();
         let now = trawl_model::now_ns();
-        let due = tokio::task::spawn_blocking(move || store.with_alert_tables(|t| t.due_outbox(now, BATCH))).await;
+        // Due rows, leased for the longest a delivery may take (then due again: a crash or a
+        // hung delivery is retried, never lost).
+        let lease_until = now + (DELIVERY_TIMEOUT + Duration::from_secs(5)).as_nanos() as i64;
+        let taken = in_flight.lock().clone();
+        let due = tokio::task::spawn_blocking(move || {
+            store.with_alert_tables(|t| {
+                let rows: Vec<OutboxRow> = t.due_outbox(now, BATCH)?.into_iter().filter(|r| !taken.contains(&r.id)).collect();
+                t.lease_outbox(&rows.iter().map(|r| r.id.clone()).collect::<Vec<_>>(), lease_until)?;
+                Ok(rows)
+            })
+        })
+        .await;
         match due {
             Ok(Ok(rows)) => {
                 for row in rows {

@@ -46,7 +46,12 @@ impl RollupCache {
             }
             entry.1.clone()
         };
-        slot.get_or_init(|| self.store.rollups(start_ns, end_ns).map(|v| Arc::new(v.rollups)).map_err(|e| format!("rollups: {e}"))).clone()
+        let read = slot.get_or_init(|| self.store.rollups(start_ns, end_ns).map(|v| Arc::new(v.rollups)).map_err(|e| format!("rollups: {e}"))).clone();
+        if read.is_err() {
+            // A failed read is not kept: the next evaluation tries again.
+            self.slots.lock().remove(&(start_ns, end_ns));
+        }
+        read
     }
 
     /// Forgets everything asked before `now_ns - KEEP_NS`.

@@ -466,6 +466,9 @@ impl RuleSpec {
 
     fn check_common(&self, problems: &mut Vec<Problem>) {
         let name = self.name.trim();
+        if self.description.len() > MAX_ANNOTATION_BYTES {
+            problems.push(problem("description", format!("longer than {MAX_ANNOTATION_BYTES} bytes")));
+        }
         if name.is_empty() {
             problems.push(problem("name", "a rule needs a name"));
         } else if name.chars().count() > MAX_NAME_CHARS {
@@ -510,7 +513,9 @@ impl RuleSpec {
             problems.push(problem("annotations", format!("at most {MAX_ANNOTATIONS} annotations")));
         }
         for (k, v) in &self.annotations {
-            if v.len() > MAX_ANNOTATION_BYTES {
+            if k.is_empty() || k.len() > crate::labels::MAX_LABEL_NAME {
+                problems.push(problem("annotations", format!("an annotation's name is 1 to {} bytes", crate::labels::MAX_LABEL_NAME)));
+            } else if v.len() > MAX_ANNOTATION_BYTES {
                 problems.push(problem(&format!("annotations.{k}"), format!("longer than {MAX_ANNOTATION_BYTES} bytes")));
             } else if let Err(e) = template::check(v) {
                 problems.push(problem(&format!("annotations.{k}"), e));
@@ -559,6 +564,11 @@ impl RuleSpec {
         let service = self.service.as_deref().unwrap_or("*");
         if service.trim().is_empty() {
             problems.push(problem("service", "empty: use `*` for every service"));
+        }
+        for (field, value) in [("service", Some(service)), ("operation", self.operation.as_deref())] {
+            if value.is_some_and(|v| v.len() > MAX_NAME_CHARS * 4) {
+                problems.push(problem(field, format!("longer than {} bytes", MAX_NAME_CHARS * 4)));
+            }
         }
         let operation = match (&self.operation, operation_allowed) {
             (Some(op), true) if op.trim().is_empty() => {
@@ -675,6 +685,9 @@ impl RuleSpec {
         let factor = self.factor.unwrap_or(5.0);
         if !(factor.is_finite() && factor > 1.0) {
             problems.push(problem("factor", "a number above 1"));
+        }
+        if self.min_history.is_some_and(|h| h.ns() < 0 || h > Dur::days(30)) {
+            problems.push(problem("min_history", "between 0s and 30d"));
         }
         Some(Compiled::Pattern(PatternRule {
             query,

@@ -212,6 +212,16 @@ fn an_alert_waits_for_its_group_fires_once_survives_a_restart_and_resolves() {
     f.clock.advance(2 * 60 * S);
     f.evaluate();
     assert_eq!(f.outbox().len(), 2);
+    // The same group fires again later: a new incident, a new notification (not the first
+    // incident's id, which the outbox still holds).
+    f.records("payment-service", Level::Error, 5, "결제 실패: 카드 승인 거절");
+    f.evaluate();
+    f.clock.advance(31 * S);
+    f.alerting.dispatch();
+    let sent = f.outbox();
+    assert_eq!(sent.len(), 3, "{:#?}", sent.iter().map(|n| n.title()).collect::<Vec<_>>());
+    assert_eq!(sent[2].kind, NotificationKind::Firing);
+    assert!(sent[2].id != sent[0].id && sent[2].group_key == sent[0].group_key);
 }
 
 #[test]

@@ -127,6 +127,9 @@ pub async fn add_silence(State(state): State<AppState>, b: JsonBody<SilenceBody>
     let b = body(b)?;
     let alerting = state.alerting()?;
     let now = alerting.now_ns();
+    if b.matchers.len() > trawl_alert::silence::MAX_MATCHERS {
+        return Err(ApiError::bad_request("invalid_silence", format!("at most {} matchers", trawl_alert::silence::MAX_MATCHERS)));
+    }
     let mut matchers = Vec::new();
     for m in &b.matchers {
         matchers.push(Matcher::parse(m).map_err(|e| ApiError::bad_request("invalid_matcher", e))?);
@@ -139,7 +142,7 @@ pub async fn add_silence(State(state): State<AppState>, b: JsonBody<SilenceBody>
         (Some(v), None) => crate::query::bound(Some(v), "ends_at", now, now)?,
         (None, Some(d)) => {
             let ns = trawl_alert::Dur::parse(d).ok_or_else(|| ApiError::bad_request("invalid_duration", format!("{d:?} is not a duration such as 2h")))?;
-            starts.unwrap_or(now) + ns.ns()
+            starts.unwrap_or(now).checked_add(ns.ns()).ok_or_else(|| ApiError::bad_request("invalid_duration", format!("{d:?} is too long")))?
         }
         _ => return Err(ApiError::bad_request("invalid_silence", "give ends_at or duration")),
     };

@@ -111,6 +111,10 @@ pub fn run(mut args: DemoArgs) -> anyhow::Result<()> {
     // The default rule set, and notifications printed here (and sent to --notify-webhook).
     config.alerting.builtin.push(trawl_alert::files::Source { name: "rules/default.yaml".into(), text: DEFAULT_RULES.into() });
     config.alerting.builtin.push(trawl_alert::files::Source { name: "demo-notifications.yaml".into(), text: demo_notifications(args.notify_webhook.as_deref()) });
+    // The webhook asked for on the command line may be on this machine or a private network.
+    if let Some(host) = args.notify_webhook.as_deref().and_then(|u| reqwest::Url::parse(u).ok()).and_then(|u| u.host_str().map(str::to_string)) {
+        config.alerting.outbound.allowed.push(host.trim_matches(['[', ']']).to_string());
+    }
     let data_dir = config.store.data_dir.clone();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();

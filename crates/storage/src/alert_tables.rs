@@ -68,6 +68,7 @@ CREATE TABLE IF NOT EXISTS alert_outbox (
     updated_at_ns INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS alert_outbox_due ON alert_outbox (state, next_attempt_ns);
+CREATE INDEX IF NOT EXISTS alert_outbox_group ON alert_outbox (group_key, contact_point, state);
 ";
 
 /// One stored object (a rule, contact point, policy tree or silence).
@@ -324,9 +325,32 @@ impl AlertTables {
         Ok(())
     }
 
-    /// Pending notifications due at `now_ns`, oldest first.
+    /// Pending notifications due at `now_ns`, oldest first; of each group and contact point only
+    /// the oldest pending one, so a group's notifications reach a receiver in the order they were
+    /// made (a resolve never overtakes the trigger it resolves while that one waits for a retry).
     pub fn due_outbox(&self, now_ns: i64, limit: usize) -> Result<Vec<OutboxRow>, StoreError> {
-        self.outbox_where("state = 'pending' AND next_attempt_ns <= ?1 ORDER BY next_attempt_ns, created_at_ns LIMIT ?2", params![now_ns, limit as i64])
+        self.outbox_where(
+            "state = 'pending' AND next_attempt_ns <= ?1 AND NOT EXISTS (
+                 SELECT 1 FROM alert_outbox AS earlier WHERE earlier.state = 'pending'
+                 AND earlier.group_key = alert_outbox.group_key AND earlier.contact_point = alert_outbox.contact_point
+                 AND earlier.rowid < alert_outbox.rowid)
+             ORDER BY next_attempt_ns, rowid LIMIT ?2",
+            params![now_ns, limit as i64],
+        )
+    }
+
+    /// Takes due notifications for a delivery: they are not due again before `until_ns`, so a
+    /// slow receiver's notifications do not fill the next rounds.
+    pub fn lease_outbox(&mut self, ids: &[String], until_ns: i64) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut stmt = tx.prepare_cached("UPDATE alert_outbox SET next_attempt_ns = ?2 WHERE id = ?1 AND state = 'pending'")?;
+            for id in ids {
+                stmt.execute(params![id, until_ns])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
     }
 
     /// The newest notifications, any state.
@@ -500,12 +524,20 @@ mod tests {
         assert_eq!(t.instances().unwrap().len(), 1);
         assert_eq!(t.events(Some("r"), None, 0, 10).unwrap().len(), 2);
         assert_eq!(t.groups().unwrap().len(), 1);
+        // A later notification of the same group and receiver waits for the first.
+        let mut later = t.recent_outbox(1).unwrap().remove(0);
+        later.id = "n2".into();
+        t.apply(&AlertWrite { outbox: vec![later], ..Default::default() }).unwrap();
         let due = t.due_outbox(10, 10).unwrap();
         assert_eq!(due.len(), 1);
         assert_eq!(due[0].body, "{\"결제\":1}");
+        assert_eq!(due[0].id, "n1");
         t.update_outbox("n1", "delivered", 1, 0, "").unwrap();
+        assert_eq!(t.due_outbox(10, 10).unwrap().iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["n2"]);
+        t.lease_outbox(&["n2".to_string()], 100).unwrap();
         assert!(t.due_outbox(10, 10).unwrap().is_empty());
-        assert_eq!(t.outbox_counts().unwrap(), vec![("delivered".to_string(), 1)]);
+        t.update_outbox("n2", "delivered", 1, 0, "").unwrap();
+        assert_eq!(t.outbox_counts().unwrap(), vec![("delivered".to_string(), 2)]);
         t.prune(i64::MAX, &["thread"]).unwrap();
         assert!(t.recent_outbox(10).unwrap().is_empty());
     }

@@ -1,7 +1,7 @@
 //! SLO rules: an availability or latency objective per service (or operation), alerted on by
 //! burn rate as the Google SRE workbook recommends: a fast burn (the last hour and the last 5
-//! minutes both burning the budget 14.4 times too fast: 2 % of a 30-day budget in an hour) and
-//! a slow burn (6 hours and 30 minutes at 6 times: 5 % in 6 hours). Each target has one alert
+//! minutes both burning 2 % of the budget in an hour: 14.4 times too fast for a 30-day SLO) and
+//! a slow burn (6 hours and 30 minutes burning 5 % of it in 6 hours: 6 times). Each target has one alert
 //! per burn window, labelled `burn="fast"` or `burn="slow"`. The remaining error budget over the
 //! SLO's window is computed every 10 minutes and shown with the service.
 
@@ -18,8 +18,15 @@ use crate::state::{Sample, Scope};
 
 const MINUTE: i64 = 60 * 1_000_000_000;
 
-/// (long window, short window, burn-rate factor, label).
-const WINDOWS: [(i64, i64, f64, &str); 2] = [(60 * MINUTE, 5 * MINUTE, 14.4, "fast"), (360 * MINUTE, 30 * MINUTE, 6.0, "slow")];
+/// (long window, short window, share of the budget it may burn, label): 2 % of the budget in an
+/// hour, 5 % in six hours; with a 30-day SLO the burn-rate factors 14.4 and 6.
+const WINDOWS: [(i64, i64, f64, &str); 2] = [(60 * MINUTE, 5 * MINUTE, 0.02, "fast"), (360 * MINUTE, 30 * MINUTE, 0.05, "slow")];
+
+/// The burn-rate factor of a window: the budget share it may burn, over the window's share of
+/// the SLO's window (an SLO over 1 day pages at a lower rate than one over 30 days).
+fn factor(share: f64, long_ns: i64, slo_window_ns: i64) -> f64 {
+    share * slo_window_ns as f64 / long_ns as f64
+}
 
 /// How often the budget over the whole SLO window is recomputed.
 const BUDGET_EVERY_NS: i64 = 10 * MINUTE;
@@ -83,7 +90,8 @@ pub fn evaluate(rule: &SloRule, ctx: &EvalContext<'_>, end: i64) -> Result<EvalO
         if let Some(op) = operation {
             labels.insert("operation".into(), crate::labels::clip_value(op));
         }
-        for (long, short, factor, name) in WINDOWS {
+        for (long, short, share, name) in WINDOWS {
+            let factor = factor(share, long, rule.window.ns());
             let burn_long = burn(rule, windows[&long].get(key));
             let burn_short = burn(rule, windows[&short].get(key));
             let active = burn_long.is_some_and(|b| b >= factor) && burn_short.is_some_and(|b| b >= factor);
@@ -156,4 +164,17 @@ fn budget(rule: &SloRule, ctx: &EvalContext<'_>, end: i64) -> Result<BTreeMap<(S
     }
     cache.insert(key, (ctx.now_ns, b.clone()));
     Ok(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn factors_follow_the_slo_window() {
+        let day = 24 * 60 * MINUTE;
+        assert!((factor(0.02, 60 * MINUTE, 30 * day) - 14.4).abs() < 1e-9);
+        assert!((factor(0.05, 360 * MINUTE, 30 * day) - 6.0).abs() < 1e-9);
+        assert!((factor(0.02, 60 * MINUTE, day) - 0.48).abs() < 1e-9);
+    }
 }
