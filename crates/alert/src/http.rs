@@ -107,6 +107,19 @@ pub fn is_public(addr: IpAddr) -> bool {
                 return is_public(IpAddr::V4(v4));
             }
             let s = a.segments();
+            // IPv4-compatible (::a.b.c.d) and 6to4 (2002:a.b.c.d::) addresses carry an IPv4
+            // address that decides; Teredo (2001:0::/32) tunnels to anywhere: refused.
+            if s[..6].iter().all(|x| *x == 0) && (s[6] != 0 || s[7] > 1) {
+                let v4 = std::net::Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8);
+                return is_public(IpAddr::V4(v4));
+            }
+            if s[0] == 0x2002 {
+                let v4 = std::net::Ipv4Addr::new((s[1] >> 8) as u8, s[1] as u8, (s[2] >> 8) as u8, s[2] as u8);
+                return is_public(IpAddr::V4(v4));
+            }
+            if s[0] == 0x2001 && s[1] == 0 {
+                return false;
+            }
             !(a.is_loopback()
                 || a.is_unspecified()
                 || a.is_multicast()
@@ -307,7 +320,7 @@ mod tests {
     #[test]
     fn private_and_special_addresses_are_refused_unless_allowed() {
         let guard = Guard::new(&OutboundPolicy::default()).unwrap();
-        for addr in ["127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0", "::1", "fd00::1", "fe80::1", "::ffff:127.0.0.1"] {
+        for addr in ["127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0", "::1", "fd00::1", "fe80::1", "::ffff:127.0.0.1", "::127.0.0.1", "2002:7f00:1::", "2001:0:4136:e378::1"] {
             assert!(!guard.permits("h", addr.parse().unwrap()), "{addr}");
         }
         for addr in ["8.8.8.8", "2606:4700::1111", "151.101.1.1"] {

@@ -413,6 +413,12 @@ impl AlertTables {
             removed += tx.execute("DELETE FROM alert_objects WHERE kind = ?1 AND updated_at_ns < ?2", params![kind, history_before_ns])?;
             removed += tx.execute("DELETE FROM alert_object_versions WHERE kind = ?1 AND changed_at_ns < ?2", params![kind, history_before_ns])?;
         }
+        // Past versions of objects that no longer exist (deleted rules, expired silences).
+        removed += tx.execute(
+            "DELETE FROM alert_object_versions WHERE changed_at_ns < ?1 AND NOT EXISTS
+             (SELECT 1 FROM alert_objects o WHERE o.kind = alert_object_versions.kind AND o.name = alert_object_versions.name)",
+            params![history_before_ns],
+        )?;
         let mut n = tx.execute("DELETE FROM alert_events WHERE at_ns < ?1", params![history_before_ns])?;
         n += tx.execute("DELETE FROM alert_outbox WHERE state != 'pending' AND updated_at_ns < ?1", params![history_before_ns])?;
         tx.commit()?;
