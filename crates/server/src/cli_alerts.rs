@@ -190,7 +190,14 @@ pub fn rules(command: RulesCommand) -> anyhow::Result<ExitCode> {
                         }
                     }
                     if problems.is_empty() {
-                        println!("{} files: {} rules, {} contact points{} — ok", sources.len(), l.rules.len(), l.contact_points.len(), if l.policies.is_some() { ", policies" } else { "" });
+                        let plural = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+                        println!(
+                            "{}: {}, {}{} — ok",
+                            plural(sources.len(), "file", "files"),
+                            plural(l.rules.len(), "rule", "rules"),
+                            plural(l.contact_points.len(), "contact point", "contact points"),
+                            if l.policies.is_some() { ", policies" } else { "" }
+                        );
                         return Ok(ExitCode::SUCCESS);
                     }
                 }
@@ -200,7 +207,7 @@ pub fn rules(command: RulesCommand) -> anyhow::Result<ExitCode> {
             for p in &problems {
                 writeln!(err, "{p}")?;
             }
-            writeln!(err, "{} problems: the files would be refused", problems.len())?;
+            writeln!(err, "{} {}: the files would be refused", problems.len(), if problems.len() == 1 { "problem" } else { "problems" })?;
             Ok(ExitCode::FAILURE)
         }
         RulesCommand::Reload { server } => {
