@@ -5,7 +5,7 @@ use std::cell::OnceCell;
 
 use trawl_model::text::{self, contains_folded, Phrase};
 use trawl_model::{find_attribute, AttrValue, Attributes, FoundAttribute, Level, Record};
-use trawl_storage::RecordColumns;
+use trawl_storage::{AttrSource, RecordColumns};
 
 use crate::ast::{core_field, Compare, Expr, FieldTerm};
 
@@ -113,29 +113,39 @@ impl RowView for BatchRow<'_> {
         self.cols.body.value(self.i)
     }
     fn attributes(&self) -> &Attributes {
-        self.attributes.get_or_init(|| trawl_storage::parse_attributes(self.cols.attributes.value(self.i)))
+        self.attributes.get_or_init(|| self.cols.attributes_of(AttrSource::Attributes, self.i))
     }
     fn resource(&self) -> &Attributes {
-        self.resource.get_or_init(|| trawl_storage::parse_attributes(self.cols.resource.value(self.i)))
+        self.resource.get_or_init(|| self.cols.attributes_of(AttrSource::Resource, self.i))
     }
     fn attributes_may_contain(&self, folded: &str) -> bool {
         // JSON escapes only quotes, backslashes and control characters, so a word made of
         // letters and digits appears verbatim in the stored object when it is in a value.
         contains_folded(self.cols.attributes.value(self.i), folded)
+            || self.cols.typed.iter().filter(|t| t.source == AttrSource::Attributes).any(|t| match t.array.str_value(self.i) {
+                Some(s) => contains_folded(s, folded),
+                None => t.array.value(self.i).is_some_and(|v| contains_folded(&v.to_text(), folded)),
+            })
     }
     fn pattern_id(&self) -> u64 {
         self.cols.pattern_id(self.i)
     }
     fn attribute(&self, name: &str) -> Option<Cow<'_, AttrValue>> {
-        // One key of a stored object is found without parsing the rest, unless a term already
-        // parsed the object.
-        let in_attributes = match fast_attribute(&self.attributes, self.cols.attributes.value(self.i), name) {
-            Some(found) => found,
-            None => find_in(self.attributes(), name).map(Cow::Borrowed),
+        // A key with a typed column in the batch is only there; any other key of a stored
+        // object is found without parsing the rest, unless a term already parsed the object.
+        let in_attributes = match self.cols.typed(AttrSource::Attributes, name) {
+            Some(t) => t.array.value(self.i).map(Cow::Owned),
+            None => match fast_attribute(&self.attributes, self.cols.attributes.value(self.i), name) {
+                Some(found) => found,
+                None => find_in(self.attributes(), name).map(Cow::Borrowed),
+            },
         };
-        in_attributes.or_else(|| match fast_attribute(&self.resource, self.cols.resource.value(self.i), name) {
-            Some(found) => found,
-            None => find_in(self.resource(), name).map(Cow::Borrowed),
+        in_attributes.or_else(|| match self.cols.typed(AttrSource::Resource, name) {
+            Some(t) => t.array.value(self.i).map(Cow::Owned),
+            None => match fast_attribute(&self.resource, self.cols.resource.value(self.i), name) {
+                Some(found) => found,
+                None => find_in(self.resource(), name).map(Cow::Borrowed),
+            },
         })
     }
 }

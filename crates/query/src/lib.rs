@@ -6,6 +6,7 @@
 //! segments newest first and stops once the newest `limit` matches are certain.
 
 mod ast;
+mod columns;
 mod error;
 mod error_messages;
 mod eval;

@@ -20,7 +20,7 @@ use trawl_storage::Snapshot;
 
 use crate::ast::{AggFunc, Aggregate, GroupKey, Pipe, Query, SortKey, ValueExpr};
 use crate::eval::RowView;
-use crate::search::{field_columns, value_columns, Columns, Scan, SearchStats, Sink, TopN};
+use crate::search::{Columns, Scan, SearchStats, Sink, TopN};
 use crate::value::{eval, Column, Fields, Key, RecordFields, TableRow, Value};
 use crate::QueryError;
 
@@ -495,6 +495,9 @@ struct Stats<'a> {
     by: &'a [GroupKey],
     /// For each aggregate, the first aggregate reading the same expression (itself if none).
     first_same: Vec<usize>,
+    /// For each aggregate, true when it is a quantile of the same input as an earlier quantile,
+    /// whose values it uses.
+    shares_values: Vec<bool>,
     groups: HashMap<Vec<Key>, Vec<AggState>, FastHash>,
     /// The key of the row being added (kept for its allocation).
     key: Vec<Key>,
@@ -515,8 +518,10 @@ impl<'a> Stats<'a> {
                 None => i,
                 Some(e) => aggregates[..i].iter().position(|b| agg_input(&b.func) == Some(e)).unwrap_or(i),
             })
-            .collect();
-        Stats { aggregates, by, first_same, groups: HashMap::default(), key: Vec::new(), start, end, seen_min: i64::MAX, seen_max: i64::MIN, budget }
+            .collect::<Vec<usize>>();
+        let is_quantile = |i: usize| matches!(aggregates[i].func, AggFunc::Quantile(..));
+        let shares_values = (0..aggregates.len()).map(|i| first_same[i] < i && is_quantile(i) && is_quantile(first_same[i])).collect();
+        Stats { aggregates, by, first_same, shares_values, groups: HashMap::default(), key: Vec::new(), start, end, seen_min: i64::MAX, seen_max: i64::MIN, budget }
     }
 
     fn add(&mut self, row: &dyn Fields, time_ns: i64) -> Result<(), QueryError> {
@@ -547,7 +552,7 @@ impl<'a> Stats<'a> {
             };
             inputs.push(input);
         }
-        for ((agg, state), input) in aggregates.iter().zip(states.iter_mut()).zip(inputs) {
+        for (i, ((agg, state), input)) in aggregates.iter().zip(states.iter_mut()).zip(inputs).enumerate() {
             match (&agg.func, state) {
                 (AggFunc::Count | AggFunc::Rate, AggState::Count(n)) => *n += 1,
                 (AggFunc::CountIf(_), AggState::Count(n)) => *n += u64::from(input.truthy()),
@@ -569,6 +574,8 @@ impl<'a> Stats<'a> {
                         *m = Some(v);
                     }
                 }
+                // `p50(x), p95(x)`: the values of `x` are kept once, by the first of them.
+                (AggFunc::Quantile(..), AggState::Values(_)) if self.shares_values[i] => {}
                 (AggFunc::Quantile(..), AggState::Values(values)) => {
                     if let Some(x) = input.as_f64() {
                         self.budget.charge(8, "exact percentiles")?;
@@ -611,9 +618,24 @@ impl<'a> Stats<'a> {
         let aggregates = self.aggregates;
         let mut rows: Vec<Vec<Value>> = groups
             .into_iter()
-            .map(|(key, states)| {
+            .map(|(key, mut states)| {
                 let mut row: Vec<Value> = key.iter().map(Key::to_value).collect();
-                for (agg, state) in aggregates.iter().zip(states) {
+                for state in states.iter_mut() {
+                    if let AggState::Values(values) = state {
+                        values.retain(|v| !v.is_nan());
+                        values.sort_unstable_by(|a, b| a.total_cmp(b));
+                    }
+                }
+                for (i, agg) in aggregates.iter().enumerate() {
+                    if let AggFunc::Quantile(q, _) = &agg.func {
+                        let source = if self.shares_values[i] { self.first_same[i] } else { i };
+                        row.push(match &states[source] {
+                            AggState::Values(sorted) => quantile_of_sorted(sorted, *q),
+                            _ => Value::Null,
+                        });
+                        continue;
+                    }
+                    let state = std::mem::replace(&mut states[i], AggState::Count(0));
                     row.push(match (&agg.func, state) {
                         (AggFunc::Rate, AggState::Count(n)) => Value::Float(n as f64 / bin_seconds.unwrap_or(whole_seconds)),
                         (_, AggState::Count(n)) => Value::Int(n as i64),
@@ -622,7 +644,6 @@ impl<'a> Stats<'a> {
                         }
                         (_, AggState::Sum { sum, n }) => if n == 0 { Value::Null } else { Value::Float(sum) },
                         (_, AggState::Min(v) | AggState::Max(v)) => v.unwrap_or(Value::Null),
-                        (AggFunc::Quantile(q, _), AggState::Values(values)) => exact_quantile(values, *q),
                         (_, AggState::Values(_)) => Value::Null,
                         (_, AggState::Uniq(set)) => Value::Int(set.len() as i64),
                     });
@@ -654,13 +675,11 @@ fn agg_input(func: &AggFunc) -> Option<&ValueExpr> {
     }
 }
 
-/// The nearest-rank-interpolated quantile of `values` (exact).
-fn exact_quantile(mut values: Vec<f64>, q: f64) -> Value {
-    values.retain(|v| !v.is_nan());
+/// The nearest-rank-interpolated quantile of `values` (sorted, without NaN; exact).
+fn quantile_of_sorted(values: &[f64], q: f64) -> Value {
     if values.is_empty() {
         return Value::Null;
     }
-    values.sort_by(|a, b| a.total_cmp(b));
     let rank = q.clamp(0.0, 1.0) * (values.len() - 1) as f64;
     let (lo, hi) = (rank.floor() as usize, rank.ceil() as usize);
     let frac = rank - lo as f64;
@@ -680,7 +699,7 @@ impl Sink for StatsSink<'_> {
         let mut out = Columns::from(["time"]);
         for key in self.stats.by {
             if let GroupKey::Field { field, .. } = key {
-                field_columns(field, &mut out);
+                out.field(field);
             }
         }
         for agg in self.stats.aggregates {
@@ -692,7 +711,7 @@ impl Sink for StatsSink<'_> {
                 | AggFunc::Min(v)
                 | AggFunc::Max(v)
                 | AggFunc::Quantile(_, v)
-                | AggFunc::Uniq(v) => value_columns(v, &mut out),
+                | AggFunc::Uniq(v) => out.value(v),
             }
         }
         Some(out)
@@ -781,9 +800,9 @@ impl Sink for TopSink<'_> {
 
     fn columns(&self) -> Option<Columns> {
         let mut out = Columns::new();
-        field_columns(self.top.field, &mut out);
+        out.field(self.top.field);
         if let Some(by) = self.top.by {
-            field_columns(by, &mut out);
+            out.field(by);
         }
         Some(out)
     }

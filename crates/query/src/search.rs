@@ -1,5 +1,5 @@
 use std::cmp::Reverse;
-use std::collections::{BTreeSet, BinaryHeap};
+use std::collections::BinaryHeap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -9,7 +9,8 @@ use trawl_storage::{read_record_rows, record_from_batch, RecordColumns, RowPrefi
 
 use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
 
-use crate::ast::{core_field, Expr, FieldTerm, Query, ValueExpr};
+use crate::ast::{Expr, Query, ValueExpr};
+pub(crate) use crate::columns::Columns;
 use crate::eval::{matches, BatchRow, RowView};
 use crate::value::{eval, RecordFields};
 use crate::plan::Requirements;
@@ -146,57 +147,6 @@ pub(crate) trait Sink {
     }
 }
 
-/// A set of columns of the records schema.
-pub(crate) type Columns = BTreeSet<&'static str>;
-
-/// Adds the columns holding field `name`, as a search term or a pipe reads it.
-pub(crate) fn field_columns(name: &str, out: &mut Columns) {
-    out.insert("time");
-    match core_field(name) {
-        Some(column) => {
-            out.insert(column);
-        }
-        None => {
-            out.extend(["attributes", "resource"]);
-        }
-    }
-}
-
-/// Adds the columns a search expression reads.
-pub(crate) fn expr_columns(expr: &Expr, out: &mut Columns) {
-    match expr {
-        Expr::And(items) | Expr::Or(items) => items.iter().for_each(|e| expr_columns(e, out)),
-        Expr::Not(e) => expr_columns(e, out),
-        Expr::Text(_) => out.extend(["body", "trace_id", "span_id", "attributes"]),
-        Expr::Field(FieldTerm::TextPrefix { .. }) => out.extend(["body", "attributes"]),
-        Expr::Field(
-            FieldTerm::Equals { field, .. }
-            | FieldTerm::Prefix { field, .. }
-            | FieldTerm::Exists { field }
-            | FieldTerm::Compare { field, .. }
-            | FieldTerm::Range { field, .. }
-            | FieldTerm::Regex { field, .. },
-        ) => field_columns(field, out),
-    }
-}
-
-/// Adds the columns a `where` or aggregate expression reads.
-pub(crate) fn value_columns(value: &ValueExpr, out: &mut Columns) {
-    match value {
-        ValueExpr::Field(name) => field_columns(name, out),
-        ValueExpr::Neg(v) | ValueExpr::Not(v) => value_columns(v, out),
-        ValueExpr::Binary(a, _, b) => {
-            value_columns(a, out);
-            value_columns(b, out);
-        }
-        ValueExpr::In { value, list, .. } => {
-            value_columns(value, out);
-            list.iter().for_each(|v| value_columns(v, out));
-        }
-        ValueExpr::Number(_) | ValueExpr::Text(_) | ValueExpr::Bool(_) | ValueExpr::Null => {}
-    }
-}
-
 impl Sink for TopN {
     fn floor(&self) -> Option<i64> {
         TopN::floor(self)
@@ -280,12 +230,12 @@ impl<'a> Scan<'a> {
         // decompressed twice, and `service:… level:error word` got slower.)
         let mut condition_columns = Columns::from(["time"]);
         if let Some(e) = self.expr {
-            expr_columns(e, &mut condition_columns);
+            condition_columns.expr(e);
         }
-        self.filters.iter().for_each(|f| value_columns(f, &mut condition_columns));
-        let projection: Option<Vec<&str>> = sink.columns().map(|mut c| {
-            c.extend(condition_columns.iter().copied());
-            c.into_iter().collect()
+        self.filters.iter().for_each(|f| condition_columns.value(f));
+        let wanted: Option<Columns> = sink.columns().map(|mut c| {
+            c.extend(&condition_columns);
+            c
         });
         let mut segments: Vec<_> = snapshot.segments.iter().filter(|s| s.kind == SegmentKind::Records).collect();
         segments.sort_by_key(|s| Reverse(s.index.max_time_ns));
@@ -299,6 +249,9 @@ impl<'a> Scan<'a> {
                 continue;
             }
             stats.segments_scanned += 1;
+            // Per segment: a key with a typed column there reads that column only.
+            let projection: Option<Vec<String>> = wanted.as_ref().map(|w| w.resolve(&seg.index));
+            let projection: Option<Vec<&str>> = projection.as_ref().map(|p| p.iter().map(String::as_str).collect());
             row_groups.sort_by_key(|&i| Reverse(seg.index.row_groups[i].max_time_ns));
             for rg in row_groups {
                 self.check()?;

@@ -8,7 +8,9 @@
 //!
 //! `logs`: `time observed_time service environment host level severity_number trace_id span_id
 //! body attributes resource pattern_id` (attributes and resource are JSON objects as text; `attr(attributes,
-//! 'http.route')` reads one of them as text).
+//! 'http.route')` reads one of them as text). Segments keep frequent keys in typed columns; the
+//! table puts them back into `attributes` and `resource`, so SQL sees every key in its object.
+//! A key typed differently in two segments is read as text from both.
 //! `spans`: `start duration_ns trace_id span_id parent_span_id service environment host name kind
 //! status_code status_message attributes resource events links`.
 
@@ -24,8 +26,8 @@ use datafusion::datasource::{MemTable, TableProvider};
 use datafusion::error::DataFusionError;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::logical_expr::{create_udf, ColumnarValue, Volatility};
-use datafusion::prelude::{col, lit, SQLOptions, SessionConfig, SessionContext};
-use trawl_storage::{record_batch, record_schema, span_batch, span_schema, SegmentKind, Snapshot};
+use datafusion::prelude::{col, ident, lit, SQLOptions, SessionConfig, SessionContext};
+use trawl_storage::{record_batch, record_schema, span_batch, span_schema, AttrSource, SegmentKind, Snapshot, TypedArray};
 
 use crate::pipeline::{QueryLimits, QueryOutput, QueryResult, Table};
 use crate::search::SearchStats;
@@ -103,19 +105,36 @@ async fn time_bounded_table(
         SegmentKind::Spans => (span_schema(), "start"),
     };
     // Segments of older format versions lack newer columns: those read as NULL.
-    let schema = all_nullable(&schema);
     let mut urls = Vec::new();
+    // Typed attribute columns of the segments read, by name; a name typed two ways is text.
+    let mut typed: std::collections::BTreeMap<String, (AttrSource, String, DataType)> = Default::default();
     for seg in snapshot.segments.iter().filter(|s| s.kind == kind) {
         stats.segments_total += 1;
         if seg.index.max_time_ns < start || seg.index.min_time_ns > end {
             stats.segments_skipped += 1;
             continue;
         }
+        for c in &seg.index.columns {
+            let ty = c.field().data_type().clone();
+            typed
+                .entry(c.name())
+                .and_modify(|e| {
+                    if e.2 != ty {
+                        e.2 = DataType::Utf8;
+                    }
+                })
+                .or_insert((c.source, c.key.clone(), ty));
+        }
         stats.segments_scanned += 1;
         stats.bytes_scanned += seg.n_bytes;
         let url = ListingTableUrl::parse(seg.path.to_string_lossy()).map_err(df_error)?;
         urls.push(url);
     }
+    let schema = {
+        let mut fields: Vec<arrow::datatypes::Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+        fields.extend(typed.iter().map(|(name, (_, _, ty))| arrow::datatypes::Field::new(name, ty.clone(), true)));
+        all_nullable(&Arc::new(arrow::datatypes::Schema::new(fields)))
+    };
     let buffered = match kind {
         SegmentKind::Records => {
             let rows: Vec<_> = snapshot.chunks.iter().flat_map(|c| c.records.iter()).filter(|r| r.time_ns >= start && r.time_ns <= end).collect();
@@ -128,7 +147,12 @@ async fn time_bounded_table(
             span_batch(&rows)
         }
     }
-    .and_then(|b| b.with_schema(schema.clone()).map_err(|e| trawl_storage::StoreError::Internal(e.to_string())))
+    .and_then(|b| {
+        let n = b.num_rows();
+        let mut columns = b.columns().to_vec();
+        columns.extend(typed.values().map(|(_, _, ty)| arrow::array::new_null_array(ty, n)));
+        RecordBatch::try_new(schema.clone(), columns).map_err(|e| trawl_storage::StoreError::Internal(e.to_string()))
+    })
     .map_err(|e| QueryError::Invalid(format!("buffer: {e}")))?;
     let memory = MemTable::try_new(schema.clone(), vec![vec![buffered]]).map_err(df_error)?;
     let mut df = ctx.read_table(Arc::new(memory)).map_err(df_error)?;
@@ -143,7 +167,74 @@ async fn time_bounded_table(
             .map_err(df_error)?;
         df = from_segments.union(df).map_err(df_error)?;
     }
+    if !typed.is_empty() {
+        // Every key back into its object; the typed columns leave the table.
+        let base = record_schema();
+        let exprs: Vec<datafusion::prelude::Expr> = base
+            .fields()
+            .iter()
+            .map(|f| {
+                let source = match f.name().as_str() {
+                    "attributes" => AttrSource::Attributes,
+                    "resource" => AttrSource::Resource,
+                    name => return col(name),
+                };
+                let mine: Vec<(&String, &(AttrSource, String, DataType))> = typed.iter().filter(|(_, t)| t.0 == source).collect();
+                if mine.is_empty() {
+                    return col(f.name());
+                }
+                let keys: Vec<String> = mine.iter().map(|(_, t)| t.1.clone()).collect();
+                let mut args = vec![col(f.name())];
+                args.extend(mine.iter().map(|(name, _)| ident(name.as_str())));
+                let types: Vec<DataType> = std::iter::once(DataType::Utf8).chain(mine.iter().map(|(_, t)| t.2.clone())).collect();
+                merge_udf(f.name(), keys, types).call(args).alias(f.name())
+            })
+            .collect();
+        df = df.select(exprs).map_err(df_error)?;
+    }
     Ok(df.into_view())
+}
+
+/// `trawl_merge_<column>(json, typed...)`: the JSON object with the typed columns' keys put
+/// back (a record lacking a key has null in its column).
+fn merge_udf(column: &str, keys: Vec<String>, types: Vec<DataType>) -> datafusion::logical_expr::ScalarUDF {
+    let f = Arc::new(move |args: &[ColumnarValue]| -> datafusion::error::Result<ColumnarValue> {
+        let len = args.iter().find_map(|a| match a {
+            ColumnarValue::Array(a) => Some(a.len()),
+            ColumnarValue::Scalar(_) => None,
+        });
+        let n = len.unwrap_or(1);
+        let arrays: Vec<ArrayRef> = args.iter().map(|a| a.to_array(n)).collect::<datafusion::error::Result<_>>()?;
+        let objects = arrays[0].as_string::<i32>();
+        let typed: Vec<Option<TypedArray<'_>>> = arrays[1..].iter().map(TypedArray::new).collect();
+        let out: StringArray = (0..n)
+            .map(|i| {
+                let present: Vec<(usize, serde_json::Value)> = typed
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(k, t)| Some((k, t.as_ref()?.value(i)?.to_json())))
+                    .collect();
+                if objects.is_null(i) && present.is_empty() {
+                    return None;
+                }
+                let json = if objects.is_null(i) { "{}" } else { objects.value(i) };
+                if present.is_empty() {
+                    return Some(json.to_string());
+                }
+                let mut map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(json).unwrap_or_default();
+                for (k, v) in present {
+                    map.insert(keys[k].clone(), v);
+                }
+                Some(serde_json::Value::Object(map).to_string())
+            })
+            .collect();
+        let out: ArrayRef = Arc::new(out);
+        Ok(match len {
+            Some(_) => ColumnarValue::Array(out),
+            None => ColumnarValue::Scalar(ScalarValue::try_from_array(&out, 0)?),
+        })
+    });
+    create_udf(&format!("trawl_merge_{column}"), types, DataType::Utf8, Volatility::Immutable, f)
 }
 
 fn all_nullable(schema: &SchemaRef) -> SchemaRef {

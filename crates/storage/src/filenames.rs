@@ -15,7 +15,9 @@ use std::path::{Path, PathBuf};
 
 /// Written into every segment's Parquet key-value metadata and every sidecar index.
 /// 2: records segments have a `pattern_id` column (version 1 segments are read as having none).
-pub const FORMAT_VERSION: u32 = 2;
+/// 3: records segments have typed attribute columns (`attributes.<key>`, `resource.<key>`) and
+///    their `attributes`/`resource` JSON holds only the other keys; the sidecar lists them.
+pub const FORMAT_VERSION: u32 = 3;
 pub const DEFAULT_TENANT: &str = "default";
 pub const METASTORE_FILE: &str = "metastore.sqlite";
 /// Locked while a process has the data directory open.
@@ -24,8 +26,10 @@ pub const WAL_DIR: &str = "wal";
 pub const SEGMENTS_DIR: &str = "segments";
 pub const SEGMENT_EXT: &str = "parquet";
 pub const INDEX_EXT: &str = "idx";
-/// Magic bytes at the start of a sidecar index; the digit is the format version.
-pub const INDEX_MAGIC: &[u8; 8] = b"TRWLIDX1";
+/// Magic bytes at the start of a sidecar index; the digit is the index layout's version.
+pub const INDEX_MAGIC: &[u8; 8] = b"TRWLIDX2";
+/// The sidecar layout of format versions 1 and 2 (no typed columns), still read.
+pub const INDEX_MAGIC_V1: &[u8; 8] = b"TRWLIDX1";
 /// Parquet key-value metadata keys.
 pub const META_FORMAT_VERSION: &str = "trawl.format_version";
 pub const META_TENANT: &str = "trawl.tenant";

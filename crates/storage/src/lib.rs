@@ -8,6 +8,7 @@
 //! and registered segments, both immutable.
 
 mod alert_tables;
+mod attribute_columns;
 mod bloom;
 mod buffer;
 mod config;
@@ -24,6 +25,7 @@ mod segment_writer;
 mod store;
 
 pub use alert_tables::{AlertTables, AlertWrite, EventRow, InstanceRow, ObjectRow, ObjectVersionRow, OutboxRow};
+pub use attribute_columns::{column_name, parse_column_name, AttrSource, ColumnType, TypedArray, TypedColumn, TypedView};
 pub use bloom::Bloom;
 pub use buffer::Chunk;
 pub use config::{Durability, StoreConfig};

@@ -2,15 +2,19 @@
 //!
 //! One entry per row group: time range, services and levels present, a Bloom filter of trace ids
 //! and a Bloom filter of index terms (words, and CJK unigrams/bigrams; see `trawl_model::text`).
-//! File layout: `TRWLIDX1`, payload length (u32 LE), crc32 of payload (u32 LE), payload (bincode).
+//! The index also lists the segment's typed attribute columns (format version 3), so a query
+//! plans which columns to read without opening the Parquet file.
+//! File layout: `TRWLIDX2` (`TRWLIDX1` before format version 3, without the typed columns),
+//! payload length (u32 LE), crc32 of payload (u32 LE), payload (bincode).
 
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use trawl_model::{text, Level, Record, Span};
 
+use crate::attribute_columns::{AttrSource, TypedColumn};
 use crate::bloom::Bloom;
-use crate::filenames::{FORMAT_VERSION, INDEX_MAGIC};
+use crate::filenames::{FORMAT_VERSION, INDEX_MAGIC, INDEX_MAGIC_V1};
 use crate::StoreError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,6 +61,22 @@ pub struct SegmentIndex {
     /// Bit `level as u8` set when the level occurs (records only).
     pub levels_mask: u8,
     pub row_groups: Vec<RowGroupIndex>,
+    /// Typed attribute columns of a records segment (none before format version 3).
+    pub columns: Vec<TypedColumn>,
+}
+
+/// The payload of an index written before format version 3 (`TRWLIDX1`).
+#[derive(Deserialize)]
+struct SegmentIndexV1 {
+    format_version: u32,
+    kind: SegmentKind,
+    tenant: String,
+    n_rows: u64,
+    min_time_ns: i64,
+    max_time_ns: i64,
+    services: Vec<String>,
+    levels_mask: u8,
+    row_groups: Vec<RowGroupIndex>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -246,7 +266,8 @@ impl SegmentIndex {
 
     pub fn decode(bytes: &[u8], path: &Path) -> Result<SegmentIndex, StoreError> {
         let corrupt = |reason: &str| StoreError::Corrupt { path: path.to_path_buf(), reason: reason.to_string() };
-        if bytes.len() < 16 || &bytes[..8] != INDEX_MAGIC {
+        let v1 = bytes.len() >= 8 && &bytes[..8] == INDEX_MAGIC_V1;
+        if bytes.len() < 16 || (&bytes[..8] != INDEX_MAGIC && !v1) {
             return Err(corrupt("not a trawl index file (bad magic)"));
         }
         let len = u32::from_le_bytes(bytes[8..12].try_into().unwrap()) as usize;
@@ -258,16 +279,34 @@ impl SegmentIndex {
         if crc32fast::hash(payload) != crc {
             return Err(corrupt("index checksum mismatch"));
         }
-        let index: SegmentIndex = bincode::DefaultOptions::new()
-            .with_fixint_encoding()
-            .allow_trailing_bytes()
-            .with_limit(len as u64)
-            .deserialize(payload)
-            .map_err(|e| corrupt(&format!("undecodable index: {e}")))?;
+        let options = bincode::DefaultOptions::new().with_fixint_encoding().allow_trailing_bytes().with_limit(len as u64);
+        let undecodable = |e: bincode::Error| corrupt(&format!("undecodable index: {e}"));
+        let index: SegmentIndex = if v1 {
+            let old: SegmentIndexV1 = options.deserialize(payload).map_err(undecodable)?;
+            SegmentIndex {
+                format_version: old.format_version,
+                kind: old.kind,
+                tenant: old.tenant,
+                n_rows: old.n_rows,
+                min_time_ns: old.min_time_ns,
+                max_time_ns: old.max_time_ns,
+                services: old.services,
+                levels_mask: old.levels_mask,
+                row_groups: old.row_groups,
+                columns: Vec::new(),
+            }
+        } else {
+            options.deserialize(payload).map_err(undecodable)?
+        };
         if index.format_version > FORMAT_VERSION {
             return Err(corrupt(&format!("format version {} is newer than this binary", index.format_version)));
         }
         Ok(index)
+    }
+
+    /// The typed column of `key` in `source`, if the segment has one.
+    pub fn typed_column(&self, source: AttrSource, key: &str) -> Option<&TypedColumn> {
+        self.columns.iter().find(|c| c.source == source && c.key == key)
     }
 
     pub fn read(path: &Path) -> Result<SegmentIndex, StoreError> {
@@ -305,6 +344,7 @@ mod tests {
             services,
             levels_mask: rg.levels_mask,
             row_groups: vec![rg],
+            columns: vec![TypedColumn { source: AttrSource::Attributes, key: "http.status".into(), ty: crate::attribute_columns::ColumnType::Int }],
         };
         let path = Path::new("x.idx");
         let bytes = index.encode();
@@ -315,5 +355,35 @@ mod tests {
         assert!(matches!(SegmentIndex::decode(&damaged, path), Err(StoreError::Corrupt { .. })));
         assert!(SegmentIndex::decode(&bytes[..bytes.len() - 3], path).is_err());
         assert!(SegmentIndex::decode(b"garbage", path).is_err());
+    }
+
+    #[test]
+    fn indexes_of_format_version_2_still_decode() {
+        #[derive(Serialize)]
+        struct V1<'a> {
+            format_version: u32,
+            kind: SegmentKind,
+            tenant: &'a str,
+            n_rows: u64,
+            min_time_ns: i64,
+            max_time_ns: i64,
+            services: Vec<String>,
+            levels_mask: u8,
+            row_groups: Vec<RowGroupIndex>,
+        }
+        let mut r = Record::new(5);
+        r.service = "cart".into();
+        let services = vec!["cart".to_string()];
+        let rg = index_records(&[&r], &services);
+        let old = V1 { format_version: 2, kind: SegmentKind::Records, tenant: "default", n_rows: 1, min_time_ns: 5, max_time_ns: 5, services, levels_mask: rg.levels_mask, row_groups: vec![rg.clone()] };
+        let payload = bincode::serialize(&old).unwrap();
+        let mut bytes = INDEX_MAGIC_V1.to_vec();
+        bytes.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+        bytes.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+        bytes.extend_from_slice(&payload);
+        let index = SegmentIndex::decode(&bytes, Path::new("old.idx")).unwrap();
+        assert_eq!(index.format_version, 2);
+        assert_eq!(index.row_groups, vec![rg]);
+        assert!(index.columns.is_empty());
     }
 }

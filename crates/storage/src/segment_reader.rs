@@ -10,6 +10,7 @@ use parquet::arrow::ProjectionMask;
 use parquet::file::metadata::PageIndexPolicy;
 use trawl_model::{AttrValue, Attributes, Level, Record, Span, SpanEvent, SpanKind, SpanLink, StatusCode};
 
+use crate::attribute_columns::{parse_column_name, AttrSource, TypedArray, TypedView};
 use crate::StoreError;
 
 /// Parsed Parquet footers of segments, so that reading one row group does not parse the whole
@@ -86,7 +87,8 @@ impl RowPrefilter {
 
 /// Reads the rows of the given row groups of a records segment that pass `prefilter`, decoding
 /// only `columns` (None: all). Batches have the whole records schema: a
-/// column left out is null (empty text, time 0, no pattern), so [`RecordColumns`] views them.
+/// column left out is null (empty text, time 0, no pattern), so [`RecordColumns`] views them;
+/// the typed attribute columns read follow the fixed ones.
 pub fn read_record_rows(
     path: &Path,
     row_groups: Vec<usize>,
@@ -110,15 +112,26 @@ static NULLABLE_RECORD_SCHEMA: std::sync::LazyLock<arrow::datatypes::SchemaRef> 
     std::sync::Arc::new(arrow::datatypes::Schema::new(fields))
 });
 
-/// `batch` (some columns of the records schema) with the missing columns added as nulls.
+/// `batch` (some columns of the records schema) with the missing columns added as nulls, and
+/// its typed attribute columns kept after them.
 fn with_all_record_columns(batch: &RecordBatch) -> Result<RecordBatch, String> {
-    let schema = NULLABLE_RECORD_SCHEMA.clone();
     let n = batch.num_rows();
-    let columns = schema
+    let mut columns: Vec<arrow::array::ArrayRef> = NULLABLE_RECORD_SCHEMA
         .fields()
         .iter()
         .map(|f| batch.column_by_name(f.name()).cloned().unwrap_or_else(|| arrow::array::new_null_array(f.data_type(), n)))
         .collect();
+    let typed: Vec<usize> = (0..batch.num_columns()).filter(|&i| parse_column_name(batch.schema().field(i).name()).is_some()).collect();
+    let schema = if typed.is_empty() {
+        NULLABLE_RECORD_SCHEMA.clone()
+    } else {
+        let mut fields: Vec<arrow::datatypes::Field> = NULLABLE_RECORD_SCHEMA.fields().iter().map(|f| f.as_ref().clone()).collect();
+        for &i in &typed {
+            fields.push(batch.schema().field(i).clone());
+            columns.push(batch.column(i).clone());
+        }
+        std::sync::Arc::new(arrow::datatypes::Schema::new(fields))
+    };
     RecordBatch::try_new(schema, columns).map_err(|e| e.to_string())
 }
 
@@ -241,6 +254,8 @@ pub struct RecordColumns<'a> {
     pub resource: &'a StringArray,
     /// Absent in segments written before format version 2 (read as 0, no pattern).
     pub pattern_id: Option<&'a UInt64Array>,
+    /// Typed attribute columns read (format version 3): a key found here is not in the JSON.
+    pub typed: Vec<TypedView<'a>>,
 }
 
 impl<'a> RecordColumns<'a> {
@@ -262,7 +277,46 @@ impl<'a> RecordColumns<'a> {
                 None => None,
                 Some(_) => Some(column(batch, "pattern_id", path)?),
             },
+            typed: {
+                let schema = batch.schema_ref();
+                let mut typed = Vec::new();
+                for (field, array) in schema.fields().iter().zip(batch.columns()) {
+                    if let Some((source, key)) = parse_column_name(field.name()) {
+                        let array = TypedArray::new(array).ok_or_else(|| StoreError::Corrupt {
+                            path: path.to_path_buf(),
+                            reason: format!("column {} has type {}", field.name(), field.data_type()),
+                        })?;
+                        typed.push(TypedView { source, key, array });
+                    }
+                }
+                typed
+            },
         })
+    }
+
+    /// The typed column of `key` in `source`, when the batch has one.
+    pub fn typed(&self, source: AttrSource, key: &str) -> Option<&TypedView<'a>> {
+        self.typed.iter().find(|t| t.source == source && t.key == key)
+    }
+
+    /// Every attribute of row `i` in `source`: the JSON remainder and the typed columns read,
+    /// sorted by key.
+    pub fn attributes_of(&self, source: AttrSource, i: usize) -> Attributes {
+        let json = match source {
+            AttrSource::Attributes => self.attributes,
+            AttrSource::Resource => self.resource,
+        };
+        let mut attrs = parse_attributes(json.value(i));
+        let before = attrs.len();
+        for t in self.typed.iter().filter(|t| t.source == source) {
+            if let Some(v) = t.array.value(i) {
+                attrs.push((t.key.to_string(), v));
+            }
+        }
+        if attrs.len() != before {
+            attrs.sort_by(|a, b| a.0.cmp(&b.0));
+        }
+        attrs
     }
 
     /// The pattern id of row `i`: 0 when none was stored.
@@ -300,8 +354,8 @@ pub fn record_from_batch(c: &RecordColumns<'_>, i: usize) -> Record {
         trace_id: c.trace_id.value(i).to_string(),
         span_id: c.span_id.value(i).to_string(),
         body: c.body.value(i).to_string(),
-        attributes: parse_attributes(c.attributes.value(i)),
-        resource: parse_attributes(c.resource.value(i)),
+        attributes: c.attributes_of(AttrSource::Attributes, i),
+        resource: c.attributes_of(AttrSource::Resource, i),
         pattern_id: c.pattern_id(i),
     }
 }
@@ -481,6 +535,40 @@ mod tests {
         }
         // Only the chosen row group is read.
         assert_eq!(read_record_batches(&path, vec![2]).unwrap().iter().map(|b| b.num_rows()).sum::<usize>(), 2);
+    }
+
+    #[test]
+    fn typed_attribute_columns_round_trip_with_rare_and_mixed_keys_in_the_json() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("records-typed.parquet");
+        let mut records: Vec<Record> = (0..200).map(|i| record(i, "GET /cart")).collect();
+        for (i, r) in records.iter_mut().enumerate() {
+            r.attributes.push(("http.duration_ms".into(), AttrValue::Float(i as f64 * 1.5)));
+            // Mixed types: stays in the JSON.
+            r.attributes.push(("code".into(), if i % 7 == 0 { AttrValue::Str("E1".into()) } else { AttrValue::Int(i as i64) }));
+            if i == 42 {
+                r.attributes.push(("rare".into(), AttrValue::Bool(true)));
+            }
+        }
+        let index = write_records_segment(&path, "default", &mut records.iter().collect::<Vec<_>>(), 64).unwrap();
+        let names: Vec<String> = index.columns.iter().map(|c| c.name()).collect();
+        assert_eq!(names, ["attributes.http.duration_ms", "attributes.http.status_code", "attributes.user.id", "resource.service.version"]);
+        assert_eq!(SegmentIndex::read(&index_path_for(&path)).unwrap().columns, index.columns);
+
+        let mut back = read_all_records(&path, index.row_groups.len());
+        back.sort_by_key(|r| r.time_ns);
+        for r in &mut records {
+            r.attributes.sort_by(|a, b| a.0.cmp(&b.0));
+        }
+        assert_eq!(back, records);
+
+        // A projection of one typed column reads it without the JSON.
+        let batches = read_record_rows(&path, vec![0], Some(&["time", "attributes.http.duration_ms"]), None).unwrap();
+        let c = RecordColumns::new(&batches[0], &path).unwrap();
+        let typed = c.typed(AttrSource::Attributes, "http.duration_ms").unwrap();
+        assert!(typed.array.f64_value(0).is_some());
+        assert!(c.typed(AttrSource::Attributes, "code").is_none());
+        assert_eq!(c.attributes.null_count(), c.len());
     }
 
     #[test]

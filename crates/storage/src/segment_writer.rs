@@ -1,5 +1,8 @@
 //! Writes records or spans into one immutable Parquet segment (zstd) and its sidecar index.
 //!
+//! Records segments (format version 3) also have a typed column per frequent attribute key (see
+//! [`crate::attribute_columns`]): `attributes` and `resource` hold the other keys as JSON.
+//!
 //! Records are sorted by service, level and time (spans by start time), then cut into row groups
 //! of `row_group_rows`; every row group gets one entry in the sidecar index. Clustering records
 //! by service and level puts the rows a per-service query wants into a few row groups and
@@ -21,6 +24,7 @@ use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 use trawl_model::{attributes_to_json, attributes_to_json_string, Record, Span};
 
+use crate::attribute_columns::{self, AttrSource, TypedColumn};
 use crate::filenames::{index_path_for, FORMAT_VERSION, META_FORMAT_VERSION, META_KIND, META_TENANT};
 use crate::segment_index::{index_records, index_spans, RowGroupIndex, SegmentIndex, SegmentKind};
 use crate::StoreError;
@@ -33,7 +37,8 @@ fn utf8(name: &str) -> Field {
     Field::new(name, DataType::Utf8, false)
 }
 
-/// Arrow schema of a records segment. Attributes are one flat JSON object per record.
+/// Arrow schema of records with every attribute in the JSON columns (the buffer's form, and the
+/// fixed part of every records segment). Attributes are one flat JSON object per record.
 pub fn record_schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
         ts_field("time"),
@@ -87,9 +92,28 @@ fn timestamps(it: impl Iterator<Item = i64>) -> ArrayRef {
     Arc::new(TimestampNanosecondArray::from_iter_values(it).with_timezone("UTC"))
 }
 
-/// Records as one Arrow batch in the segment schema ([`record_schema`]).
+/// Records as one Arrow batch in the [`record_schema`], every attribute in the JSON columns.
 pub fn record_batch(records: &[&Record]) -> Result<RecordBatch, StoreError> {
-    let columns: Vec<ArrayRef> = vec![
+    record_batch_typed(records, &[])
+}
+
+/// The schema of a records segment with the typed attribute columns `typed`.
+pub fn typed_record_schema(typed: &[TypedColumn]) -> SchemaRef {
+    if typed.is_empty() {
+        return record_schema();
+    }
+    let mut fields: Vec<Field> = record_schema().fields().iter().map(|f| f.as_ref().clone()).collect();
+    fields.extend(typed.iter().map(TypedColumn::field));
+    Arc::new(Schema::new(fields))
+}
+
+/// Records as one Arrow batch with the typed attribute columns `typed` (in that order, after the
+/// fixed columns); the JSON columns hold the other keys.
+pub fn record_batch_typed(records: &[&Record], typed: &[TypedColumn]) -> Result<RecordBatch, StoreError> {
+    let (attributes, mut typed_arrays) = attribute_columns::split(records, AttrSource::Attributes, typed);
+    let (resource, resource_arrays) = attribute_columns::split(records, AttrSource::Resource, typed);
+    typed_arrays.extend(resource_arrays);
+    let mut columns: Vec<ArrayRef> = vec![
         timestamps(records.iter().map(|r| r.time_ns)),
         timestamps(records.iter().map(|r| r.observed_time_ns)),
         strings(records.iter().map(|r| r.service.as_str())),
@@ -100,11 +124,12 @@ pub fn record_batch(records: &[&Record]) -> Result<RecordBatch, StoreError> {
         strings(records.iter().map(|r| r.trace_id.as_str())),
         strings(records.iter().map(|r| r.span_id.as_str())),
         strings(records.iter().map(|r| r.body.as_str())),
-        Arc::new(StringArray::from_iter_values(records.iter().map(|r| attributes_to_json_string(&r.attributes)))),
-        Arc::new(StringArray::from_iter_values(records.iter().map(|r| attributes_to_json_string(&r.resource)))),
+        attributes,
+        resource,
         Arc::new(UInt64Array::from_iter_values(records.iter().map(|r| r.pattern_id))),
     ];
-    RecordBatch::try_new(record_schema(), columns).map_err(|e| StoreError::Internal(e.to_string()))
+    columns.extend(typed_arrays);
+    RecordBatch::try_new(typed_record_schema(typed), columns).map_err(|e| StoreError::Internal(e.to_string()))
 }
 
 /// Spans as one Arrow batch in the segment schema ([`span_schema`]).
@@ -184,6 +209,7 @@ fn write_segment<T>(
     to_index: impl Fn(&[&T], &[String]) -> RowGroupIndex,
     service_of: impl Fn(&T) -> &str,
     time_of: impl Fn(&T) -> i64,
+    columns: Vec<TypedColumn>,
 ) -> Result<SegmentIndex, StoreError> {
     let io = |e: std::io::Error| StoreError::io(path, e);
     let pq = |e: parquet::errors::ParquetError| StoreError::io(path, std::io::Error::other(e.to_string()));
@@ -216,6 +242,7 @@ fn write_segment<T>(
         services,
         levels_mask: row_groups.iter().fold(0, |m, rg| m | rg.levels_mask),
         row_groups,
+        columns,
     };
     let index_path = index_path_for(path);
     let mut f = File::create(&index_path).map_err(|e| StoreError::io(&index_path, e))?;
@@ -232,7 +259,9 @@ pub fn write_records_segment(
     row_group_rows: usize,
 ) -> Result<SegmentIndex, StoreError> {
     records.sort_by(|a, b| (a.service.as_str(), a.level as u8, a.time_ns).cmp(&(b.service.as_str(), b.level as u8, b.time_ns)));
-    write_segment(path, tenant, SegmentKind::Records, records, row_group_rows, record_batch, index_records, |r| &r.service, |r| r.time_ns)
+    let typed = attribute_columns::choose(records);
+    let to_batch = |chunk: &[&Record]| record_batch_typed(chunk, &typed);
+    write_segment(path, tenant, SegmentKind::Records, records, row_group_rows, to_batch, index_records, |r| &r.service, |r| r.time_ns, typed.clone())
 }
 
 /// Writes a spans segment; `spans` are sorted by start time here.
@@ -243,5 +272,5 @@ pub fn write_spans_segment(
     row_group_rows: usize,
 ) -> Result<SegmentIndex, StoreError> {
     spans.sort_by_key(|s| s.start_ns);
-    write_segment(path, tenant, SegmentKind::Spans, spans, row_group_rows, span_batch, index_spans, |s| &s.service, |s| s.start_ns)
+    write_segment(path, tenant, SegmentKind::Spans, spans, row_group_rows, span_batch, index_spans, |s| &s.service, |s| s.start_ns, Vec::new())
 }
