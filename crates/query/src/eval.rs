@@ -5,7 +5,7 @@ use std::cell::OnceCell;
 
 use trawl_model::text::{self, contains_folded, Phrase};
 use trawl_model::{find_attribute, AttrValue, Attributes, FoundAttribute, Level, Record};
-use trawl_storage::{AttrSource, RecordColumns};
+use trawl_storage::{AttrSource, RecordColumns, TypedArray};
 
 use crate::ast::{core_field, Compare, Expr, FieldTerm};
 
@@ -121,10 +121,17 @@ impl RowView for BatchRow<'_> {
     fn attributes_may_contain(&self, folded: &str) -> bool {
         // JSON escapes only quotes, backslashes and control characters, so a word made of
         // letters and digits appears verbatim in the stored object when it is in a value.
+        // Numbers and booleans are written out only when the word could be part of one.
+        let numeric = folded.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'-' | b'+' | b'.' | b'e' | b'i' | b'n' | b'f' | b'a'));
+        let boolean = "true".contains(folded) || "false".contains(folded);
         contains_folded(self.cols.attributes.value(self.i), folded)
-            || self.cols.typed.iter().filter(|t| t.source == AttrSource::Attributes).any(|t| match t.array.str_value(self.i) {
-                Some(s) => contains_folded(s, folded),
-                None => t.array.value(self.i).is_some_and(|v| contains_folded(&v.to_text(), folded)),
+            || self.cols.typed.iter().filter(|t| t.source == AttrSource::Attributes).any(|t| match t.array {
+                TypedArray::Str(_) => t.array.str_value(self.i).is_some_and(|s| contains_folded(s, folded)),
+                TypedArray::Int(_) | TypedArray::Float(_) if numeric => {
+                    t.array.value(self.i).is_some_and(|v| contains_folded(&v.to_text(), folded))
+                }
+                TypedArray::Bool(_) if boolean => t.array.value(self.i).is_some_and(|v| contains_folded(&v.to_text(), folded)),
+                _ => false,
             })
     }
     fn pattern_id(&self) -> u64 {

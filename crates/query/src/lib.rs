@@ -19,6 +19,7 @@ pub mod plan;
 mod rootcause;
 mod search;
 mod sql;
+mod stats;
 mod trace;
 mod value;
 

@@ -18,15 +18,16 @@ use std::time::{Duration, Instant};
 use trawl_model::{Record, Span};
 use trawl_storage::Snapshot;
 
-use crate::ast::{AggFunc, Aggregate, GroupKey, Pipe, Query, SortKey, ValueExpr};
+use crate::ast::{Pipe, Query, SortKey, ValueExpr};
 use crate::eval::RowView;
 use crate::search::{Columns, Scan, SearchStats, Sink, TopN};
+use crate::stats::{Stats, StatsSink};
 use crate::value::{eval, Column, Fields, Key, RecordFields, TableRow, Value};
 use crate::QueryError;
 
 /// The hasher of per-row maps (groups, distinct values, counts): a few times faster than the
 /// standard one and still seeded per map, so crafted values cannot make groups collide.
-type FastHash = ahash::RandomState;
+pub(crate) type FastHash = ahash::RandomState;
 
 /// Bounds on one query's time and memory.
 #[derive(Debug, Clone, Copy)]
@@ -300,13 +301,13 @@ fn compare_keys(keys: &[SortKey], a: &[Value], b: &[Value]) -> Ordering {
 
 /// Approximate memory accounting against the query's cap.
 #[derive(Debug, Clone, Copy)]
-struct Budget {
+pub(crate) struct Budget {
     limit: usize,
     used: usize,
 }
 
 impl Budget {
-    fn charge(&mut self, bytes: usize, what: &str) -> Result<(), QueryError> {
+    pub(crate) fn charge(&mut self, bytes: usize, what: &str) -> Result<(), QueryError> {
         self.used += bytes;
         if self.used > self.limit {
             return Err(QueryError::TooLarge(format!(
@@ -463,259 +464,6 @@ fn record_row(r: &Record) -> Vec<Value> {
         Value::Str(r.body.clone()),
         text_or_null(&r.host),
     ]
-}
-
-/// Aggregation state of one aggregate in one group.
-enum AggState {
-    Count(u64),
-    Sum { sum: f64, n: u64 },
-    Min(Option<Value>),
-    Max(Option<Value>),
-    /// Exact quantiles: every value is kept (and charged against the memory cap).
-    Values(Vec<f64>),
-    Uniq(HashSet<Key, FastHash>),
-}
-
-impl AggState {
-    fn new(func: &AggFunc) -> AggState {
-        match func {
-            AggFunc::Count | AggFunc::CountIf(_) | AggFunc::Rate => AggState::Count(0),
-            AggFunc::Sum(_) | AggFunc::Avg(_) => AggState::Sum { sum: 0.0, n: 0 },
-            AggFunc::Min(_) => AggState::Min(None),
-            AggFunc::Max(_) => AggState::Max(None),
-            AggFunc::Quantile(..) => AggState::Values(Vec::new()),
-            AggFunc::Uniq(_) => AggState::Uniq(HashSet::default()),
-        }
-    }
-}
-
-/// `| stats`: groups and their aggregate states.
-struct Stats<'a> {
-    aggregates: &'a [Aggregate],
-    by: &'a [GroupKey],
-    /// For each aggregate, the first aggregate reading the same expression (itself if none).
-    first_same: Vec<usize>,
-    /// For each aggregate, true when it is a quantile of the same input as an earlier quantile,
-    /// whose values it uses.
-    shares_values: Vec<bool>,
-    groups: HashMap<Vec<Key>, Vec<AggState>, FastHash>,
-    /// The key of the row being added (kept for its allocation).
-    key: Vec<Key>,
-    /// The range, for `rate()` without a time bin; clipped to the data seen.
-    start: i64,
-    end: i64,
-    seen_min: i64,
-    seen_max: i64,
-    budget: Budget,
-}
-
-impl<'a> Stats<'a> {
-    fn new(aggregates: &'a [Aggregate], by: &'a [GroupKey], start: i64, end: i64, budget: Budget) -> Stats<'a> {
-        let first_same = aggregates
-            .iter()
-            .enumerate()
-            .map(|(i, a)| match agg_input(&a.func) {
-                None => i,
-                Some(e) => aggregates[..i].iter().position(|b| agg_input(&b.func) == Some(e)).unwrap_or(i),
-            })
-            .collect::<Vec<usize>>();
-        let is_quantile = |i: usize| matches!(aggregates[i].func, AggFunc::Quantile(..));
-        let shares_values = (0..aggregates.len()).map(|i| first_same[i] < i && is_quantile(i) && is_quantile(first_same[i])).collect();
-        Stats { aggregates, by, first_same, shares_values, groups: HashMap::default(), key: Vec::new(), start, end, seen_min: i64::MAX, seen_max: i64::MIN, budget }
-    }
-
-    fn add(&mut self, row: &dyn Fields, time_ns: i64) -> Result<(), QueryError> {
-        self.seen_min = self.seen_min.min(time_ns);
-        self.seen_max = self.seen_max.max(time_ns);
-        // The key is built in a reused buffer; a group allocates its own copy once.
-        let mut key = std::mem::take(&mut self.key);
-        key.clear();
-        key.extend(self.by.iter().map(|k| match k {
-            GroupKey::Field { field, .. } => row.get(field).into_key(),
-            GroupKey::TimeBin { width_ns, .. } => Key::Time(time_ns.div_euclid(*width_ns) * width_ns),
-        }));
-        let aggregates = self.aggregates;
-        if !self.groups.contains_key(key.as_slice()) {
-            let bytes = key.iter().map(Key::size).sum::<usize>() + 64 * aggregates.len() + 64;
-            self.budget.charge(bytes, "its groups")?;
-            self.groups.insert(key.clone(), aggregates.iter().map(|a| AggState::new(&a.func)).collect());
-        }
-        let states = self.groups.get_mut(key.as_slice()).expect("inserted above");
-        self.key = key;
-        // Each aggregate's input for this row: `p50(x), p95(x), p99(x)` read `x` once.
-        let mut inputs: Vec<Value> = Vec::with_capacity(aggregates.len());
-        for (i, agg) in aggregates.iter().enumerate() {
-            let input = match agg_input(&agg.func) {
-                None => Value::Null,
-                Some(_) if self.first_same[i] < i => inputs[self.first_same[i]].clone(),
-                Some(e) => eval(e, row),
-            };
-            inputs.push(input);
-        }
-        for (i, ((agg, state), input)) in aggregates.iter().zip(states.iter_mut()).zip(inputs).enumerate() {
-            match (&agg.func, state) {
-                (AggFunc::Count | AggFunc::Rate, AggState::Count(n)) => *n += 1,
-                (AggFunc::CountIf(_), AggState::Count(n)) => *n += u64::from(input.truthy()),
-                (AggFunc::Sum(_) | AggFunc::Avg(_), AggState::Sum { sum, n }) => {
-                    if let Some(x) = input.as_f64() {
-                        *sum += x;
-                        *n += 1;
-                    }
-                }
-                (AggFunc::Min(_), AggState::Min(m)) => {
-                    let v = input;
-                    if !v.is_null() && m.as_ref().is_none_or(|cur| v.sort_cmp(cur) == Ordering::Less) {
-                        *m = Some(v);
-                    }
-                }
-                (AggFunc::Max(_), AggState::Max(m)) => {
-                    let v = input;
-                    if !v.is_null() && m.as_ref().is_none_or(|cur| v.sort_cmp(cur) == Ordering::Greater) {
-                        *m = Some(v);
-                    }
-                }
-                // `p50(x), p95(x)`: the values of `x` are kept once, by the first of them.
-                (AggFunc::Quantile(..), AggState::Values(_)) if self.shares_values[i] => {}
-                (AggFunc::Quantile(..), AggState::Values(values)) => {
-                    if let Some(x) = input.as_f64() {
-                        self.budget.charge(8, "exact percentiles")?;
-                        values.push(x);
-                    }
-                }
-                (AggFunc::Uniq(_), AggState::Uniq(set)) => {
-                    let v = input;
-                    if !v.is_null() {
-                        let k = v.key();
-                        if !set.contains(&k) {
-                            self.budget.charge(k.size() + 16, "distinct values")?;
-                            set.insert(k);
-                        }
-                    }
-                }
-                _ => unreachable!("states are made from their aggregates"),
-            }
-        }
-        Ok(())
-    }
-
-    fn finish(self) -> Table {
-        let mut columns: Vec<String> = self.by.iter().map(|k| k.name().to_string()).collect();
-        columns.extend(self.aggregates.iter().map(|a| a.name.clone()));
-        let mut groups: Vec<(Vec<Key>, Vec<AggState>)> = self.groups.into_iter().collect();
-        // A global `stats` over nothing still answers one row (count 0).
-        if groups.is_empty() && self.by.is_empty() {
-            groups.push((Vec::new(), self.aggregates.iter().map(|a| AggState::new(&a.func)).collect()));
-        }
-        let whole_seconds = {
-            let lo = if self.start == i64::MIN { self.seen_min } else { self.start.max(self.seen_min.min(self.start.max(0))) };
-            let hi = if self.end == i64::MAX { self.seen_max } else { self.end.min(trawl_model::now_ns()) };
-            ((hi.saturating_sub(lo)) as f64 / 1e9).max(1.0)
-        };
-        let bin_seconds = self.by.iter().find_map(|k| match k {
-            GroupKey::TimeBin { width_ns, .. } => Some(*width_ns as f64 / 1e9),
-            _ => None,
-        });
-        let aggregates = self.aggregates;
-        let mut rows: Vec<Vec<Value>> = groups
-            .into_iter()
-            .map(|(key, mut states)| {
-                let mut row: Vec<Value> = key.iter().map(Key::to_value).collect();
-                for state in states.iter_mut() {
-                    if let AggState::Values(values) = state {
-                        values.retain(|v| !v.is_nan());
-                        values.sort_unstable_by(|a, b| a.total_cmp(b));
-                    }
-                }
-                for (i, agg) in aggregates.iter().enumerate() {
-                    if let AggFunc::Quantile(q, _) = &agg.func {
-                        let source = if self.shares_values[i] { self.first_same[i] } else { i };
-                        row.push(match &states[source] {
-                            AggState::Values(sorted) => quantile_of_sorted(sorted, *q),
-                            _ => Value::Null,
-                        });
-                        continue;
-                    }
-                    let state = std::mem::replace(&mut states[i], AggState::Count(0));
-                    row.push(match (&agg.func, state) {
-                        (AggFunc::Rate, AggState::Count(n)) => Value::Float(n as f64 / bin_seconds.unwrap_or(whole_seconds)),
-                        (_, AggState::Count(n)) => Value::Int(n as i64),
-                        (AggFunc::Avg(_), AggState::Sum { sum, n }) => {
-                            if n == 0 { Value::Null } else { Value::Float(sum / n as f64) }
-                        }
-                        (_, AggState::Sum { sum, n }) => if n == 0 { Value::Null } else { Value::Float(sum) },
-                        (_, AggState::Min(v) | AggState::Max(v)) => v.unwrap_or(Value::Null),
-                        (_, AggState::Values(_)) => Value::Null,
-                        (_, AggState::Uniq(set)) => Value::Int(set.len() as i64),
-                    });
-                }
-                row
-            })
-            .collect();
-        // Time bins ascending, then the first aggregate descending: the biggest groups first.
-        let n_keys = self.by.len();
-        let time_key = self.by.iter().position(|k| matches!(k, GroupKey::TimeBin { .. }));
-        rows.sort_by(|a, b| {
-            let by_time = time_key.map_or(Ordering::Equal, |i| a[i].sort_cmp(&b[i]));
-            by_time
-                .then_with(|| match (a.get(n_keys), b.get(n_keys)) {
-                    (Some(x), Some(y)) => y.sort_cmp(x),
-                    _ => Ordering::Equal,
-                })
-                .then_with(|| a[..n_keys].iter().zip(&b[..n_keys]).map(|(x, y)| x.sort_cmp(y)).find(|o| *o != Ordering::Equal).unwrap_or(Ordering::Equal))
-        });
-        Table { columns, rows }
-    }
-}
-
-/// The expression an aggregate reads, if any.
-fn agg_input(func: &AggFunc) -> Option<&ValueExpr> {
-    match func {
-        AggFunc::Count | AggFunc::Rate => None,
-        AggFunc::CountIf(e) | AggFunc::Sum(e) | AggFunc::Avg(e) | AggFunc::Min(e) | AggFunc::Max(e) | AggFunc::Quantile(_, e) | AggFunc::Uniq(e) => Some(e),
-    }
-}
-
-/// The nearest-rank-interpolated quantile of `values` (sorted, without NaN; exact).
-fn quantile_of_sorted(values: &[f64], q: f64) -> Value {
-    if values.is_empty() {
-        return Value::Null;
-    }
-    let rank = q.clamp(0.0, 1.0) * (values.len() - 1) as f64;
-    let (lo, hi) = (rank.floor() as usize, rank.ceil() as usize);
-    let frac = rank - lo as f64;
-    Value::Float(values[lo] + (values[hi] - values[lo]) * frac)
-}
-
-struct StatsSink<'a> {
-    stats: Stats<'a>,
-}
-
-impl Sink for StatsSink<'_> {
-    fn offer<R: RowView>(&mut self, row: &R, _record: impl FnOnce() -> Record) -> Result<(), QueryError> {
-        self.stats.add(&RecordFields(row), row.time_ns())
-    }
-
-    fn columns(&self) -> Option<Columns> {
-        let mut out = Columns::from(["time"]);
-        for key in self.stats.by {
-            if let GroupKey::Field { field, .. } = key {
-                out.field(field);
-            }
-        }
-        for agg in self.stats.aggregates {
-            match &agg.func {
-                AggFunc::Count | AggFunc::Rate => {}
-                AggFunc::CountIf(v)
-                | AggFunc::Sum(v)
-                | AggFunc::Avg(v)
-                | AggFunc::Min(v)
-                | AggFunc::Max(v)
-                | AggFunc::Quantile(_, v)
-                | AggFunc::Uniq(v) => out.value(v),
-            }
-        }
-        Some(out)
-    }
 }
 
 /// `| top N field [by g]`: the N most frequent values of `field` (in each `g`).

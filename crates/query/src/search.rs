@@ -145,6 +145,20 @@ pub(crate) trait Sink {
     fn columns(&self) -> Option<Columns> {
         None
     }
+
+    /// True when the sink takes the matches of a segment batch at once ([`Sink::offer_batch`]).
+    fn batched(&self) -> bool {
+        false
+    }
+
+    /// The rows `selected` of a segment batch matched (called only when [`Sink::batched`]).
+    fn offer_batch(&mut self, cols: &RecordColumns<'_>, selected: &[u32]) -> Result<(), QueryError> {
+        for &i in selected {
+            let i = i as usize;
+            self.offer(&BatchRow::new(cols, i), || record_from_batch(cols, i))?;
+        }
+        Ok(())
+    }
 }
 
 impl Sink for TopN {
@@ -240,6 +254,7 @@ impl<'a> Scan<'a> {
         let mut segments: Vec<_> = snapshot.segments.iter().filter(|s| s.kind == SegmentKind::Records).collect();
         segments.sort_by_key(|s| Reverse(s.index.max_time_ns));
         stats.segments_total += segments.len();
+        let mut selected: Vec<u32> = Vec::new();
         for seg in segments {
             let mut row_groups = requirements.row_groups(&seg.index, start, end);
             stats.row_groups_skipped += seg.index.row_groups.len() - row_groups.len();
@@ -280,6 +295,17 @@ impl<'a> Scan<'a> {
                             continue;
                         }
                     };
+                    if sink.batched() {
+                        selected.clear();
+                        for i in 0..cols.len() {
+                            let t = cols.time.value(i);
+                            if t >= start && t <= end && ((self.expr.is_none() && self.filters.is_empty()) || self.row_matches(&BatchRow::new(&cols, i))) {
+                                selected.push(i as u32);
+                            }
+                        }
+                        sink.offer_batch(&cols, &selected)?;
+                        continue;
+                    }
                     for i in 0..cols.len() {
                         let t = cols.time.value(i);
                         if t < start || t > end || !sink.wants(t) {

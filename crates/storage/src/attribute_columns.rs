@@ -11,8 +11,10 @@
 //! JSON stores as text), stay in the JSON: reading a record back gives the values it was written
 //! with, of the same types.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::sync::Arc;
+
+use ahash::AHashMap;
 
 use arrow::array::{Array, ArrayRef, BooleanArray, Float64Array, Int64Array, StringArray};
 use arrow::datatypes::{DataType, Field};
@@ -25,6 +27,9 @@ const MIN_SHARE_DENOMINATOR: usize = 50;
 const MAX_COLUMNS_PER_SOURCE: usize = 96;
 /// Longer keys stay in the JSON (column names are kept short).
 const MAX_KEY_BYTES: usize = 200;
+/// A typed column with more distinct values than this in a segment has no dictionary: its
+/// dictionary page would be decompressed for every row group read, even to fetch one row.
+const MAX_DICTIONARY_VALUES: usize = 256;
 
 /// Which attribute object a typed column comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -122,7 +127,7 @@ pub fn choose(records: &[&Record]) -> Vec<TypedColumn> {
     let mut chosen = Vec::new();
     for source in [AttrSource::Attributes, AttrSource::Resource] {
         // key → (rows having it, its type, or None once two types were seen)
-        let mut seen: HashMap<&str, (usize, Option<ColumnType>)> = HashMap::new();
+        let mut seen: AHashMap<&str, (usize, Option<ColumnType>)> = AHashMap::new();
         for r in records {
             let attrs = source_of(r, source);
             for (i, (key, value)) in attrs.iter().enumerate() {
@@ -151,6 +156,24 @@ pub fn choose(records: &[&Record]) -> Vec<TypedColumn> {
     chosen
 }
 
+/// True when `column` has more distinct values in `records` than a dictionary serves well.
+pub fn many_distinct(records: &[&Record], column: &TypedColumn) -> bool {
+    let mut distinct: HashSet<String, ahash::RandomState> = HashSet::default();
+    for r in records {
+        if let Some(v) = last_value(source_of(r, column.source), &column.key) {
+            let text = match v {
+                AttrValue::Str(s) => s.clone(),
+                other => other.to_text().into_owned(),
+            };
+            distinct.insert(text);
+            if distinct.len() > MAX_DICTIONARY_VALUES {
+                return true;
+            }
+        }
+    }
+    false
+}
+
 /// The JSON remainders of `records` for `source` (keys without a typed column) and the typed
 /// columns' arrays, in the order of `columns`.
 pub fn split(records: &[&Record], source: AttrSource, columns: &[TypedColumn]) -> (ArrayRef, Vec<ArrayRef>) {
@@ -161,6 +184,8 @@ pub fn split(records: &[&Record], source: AttrSource, columns: &[TypedColumn]) -
             let attrs = source_of(r, source);
             if mine.is_empty() || !attrs.iter().any(|(k, _)| mine.iter().any(|c| &c.key == k)) {
                 Some(attributes_to_json_string(attrs))
+            } else if attrs.iter().all(|(k, _)| mine.iter().any(|c| &c.key == k)) {
+                Some("{}".to_string())
             } else {
                 let rest: Attributes = attrs.iter().filter(|(k, _)| !mine.iter().any(|c| &c.key == k)).cloned().collect();
                 Some(attributes_to_json_string(&rest))

@@ -171,8 +171,34 @@ pub fn span_batch(spans: &[&Span]) -> Result<RecordBatch, StoreError> {
     RecordBatch::try_new(span_schema(), columns).map_err(|e| StoreError::Internal(e.to_string()))
 }
 
-fn writer_properties(kind: SegmentKind, tenant: &str, row_group_rows: usize) -> WriterProperties {
-    WriterProperties::builder()
+/// Small columns of records segments, compressed with LZ4 rather than zstd: reading a column
+/// chunk makes a new codec, and a zstd codec (a compression and a decompression context) cost
+/// more to make than these columns cost to decompress. They are a few KiB per row group.
+const LZ4_COLUMNS: [&str; 7] = ["observed_time", "service", "environment", "level", "severity_number", "attributes", "resource"];
+
+fn writer_properties(kind: SegmentKind, tenant: &str, row_group_rows: usize, typed: &[TypedColumn], plain: &[String]) -> WriterProperties {
+    let mut builder = WriterProperties::builder();
+    if kind == SegmentKind::Records {
+        for column in LZ4_COLUMNS {
+            builder = builder.set_column_compression(column.into(), Compression::LZ4_RAW);
+        }
+    }
+    for column in typed {
+        let path = ColumnPath::new(vec![column.name()]);
+        let many_distinct = plain.contains(&column.name());
+        // Text of many distinct values (paths, user ids) is big: zstd's ratio pays there.
+        if !(many_distinct && column.ty == crate::attribute_columns::ColumnType::Str) {
+            builder = builder.set_column_compression(path.clone(), Compression::LZ4_RAW);
+        }
+        if many_distinct {
+            builder = builder.set_column_dictionary_enabled(path.clone(), false);
+            if column.ty == crate::attribute_columns::ColumnType::Int {
+                // Ids and durations: bit-packed deltas, small without a general compressor.
+                builder = builder.set_column_encoding(path, Encoding::DELTA_BINARY_PACKED);
+            }
+        }
+    }
+    builder
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("valid zstd level")))
         .set_max_row_group_row_count(Some(row_group_rows))
         // Small pages plus the page index let a filtered read skip whole pages of bodies and
@@ -210,6 +236,7 @@ fn write_segment<T>(
     service_of: impl Fn(&T) -> &str,
     time_of: impl Fn(&T) -> i64,
     columns: Vec<TypedColumn>,
+    plain: &[String],
 ) -> Result<SegmentIndex, StoreError> {
     let io = |e: std::io::Error| StoreError::io(path, e);
     let pq = |e: parquet::errors::ParquetError| StoreError::io(path, std::io::Error::other(e.to_string()));
@@ -223,7 +250,7 @@ fn write_segment<T>(
     let file = File::create(path).map_err(io)?;
     let schema = to_batch(&items[..0])?.schema();
     let mut writer =
-        ArrowWriter::try_new(file, schema, Some(writer_properties(kind, tenant, row_group_rows))).map_err(pq)?;
+        ArrowWriter::try_new(file, schema, Some(writer_properties(kind, tenant, row_group_rows, &columns, plain))).map_err(pq)?;
     let mut row_groups = Vec::new();
     for chunk in items.chunks(row_group_rows) {
         writer.write(&to_batch(chunk)?).map_err(pq)?;
@@ -260,8 +287,10 @@ pub fn write_records_segment(
 ) -> Result<SegmentIndex, StoreError> {
     records.sort_by(|a, b| (a.service.as_str(), a.level as u8, a.time_ns).cmp(&(b.service.as_str(), b.level as u8, b.time_ns)));
     let typed = attribute_columns::choose(records);
+    // Typed columns of many distinct values (ids, durations) go without a dictionary, like bodies.
+    let plain: Vec<String> = typed.iter().filter(|c| attribute_columns::many_distinct(records, c)).map(TypedColumn::name).collect();
     let to_batch = |chunk: &[&Record]| record_batch_typed(chunk, &typed);
-    write_segment(path, tenant, SegmentKind::Records, records, row_group_rows, to_batch, index_records, |r| &r.service, |r| r.time_ns, typed.clone())
+    write_segment(path, tenant, SegmentKind::Records, records, row_group_rows, to_batch, index_records, |r| &r.service, |r| r.time_ns, typed.clone(), &plain)
 }
 
 /// Writes a spans segment; `spans` are sorted by start time here.
@@ -272,5 +301,5 @@ pub fn write_spans_segment(
     row_group_rows: usize,
 ) -> Result<SegmentIndex, StoreError> {
     spans.sort_by_key(|s| s.start_ns);
-    write_segment(path, tenant, SegmentKind::Spans, spans, row_group_rows, span_batch, index_spans, |s| &s.service, |s| s.start_ns, Vec::new())
+    write_segment(path, tenant, SegmentKind::Spans, spans, row_group_rows, span_batch, index_spans, |s| &s.service, |s| s.start_ns, Vec::new(), &[])
 }
