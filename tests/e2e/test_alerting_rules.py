@@ -214,7 +214,7 @@ def test_a_broken_rule_file_is_refused_whole_and_the_previous_rules_keep_running
         good = managed.rules_dir / "checkout.yaml"
         out = subprocess.run([str(trawl_bin), "rules", "check", str(good)], capture_output=True, text=True, timeout=60)
         assert out.returncode == 0, (out.stdout, out.stderr)
-        assert "1 rules" in out.stdout and "ok" in out.stdout, out.stdout
+        assert "1 rule," in out.stdout and "ok" in out.stdout, out.stdout
 
         # SIGHUP reads the fixed file.
         broken.write_text(FIXED_FILE)
