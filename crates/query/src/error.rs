@@ -16,4 +16,10 @@ pub enum QueryError {
     /// The query would hold more than its memory cap (groups, distinct values, rows to sort).
     #[error("{0}")]
     TooLarge(String),
+    /// Stored data could not be read (a disk or file error): retrying later may succeed.
+    #[error("stored data could not be read: {0}")]
+    Storage(String),
+    /// A fault of the engine, not of the request.
+    #[error("internal error: {0}")]
+    Internal(String),
 }

@@ -153,7 +153,7 @@ async fn time_bounded_table(
         columns.extend(typed.values().map(|(_, _, ty)| arrow::array::new_null_array(ty, n)));
         RecordBatch::try_new(schema.clone(), columns).map_err(|e| trawl_storage::StoreError::Internal(e.to_string()))
     })
-    .map_err(|e| QueryError::Invalid(format!("buffer: {e}")))?;
+    .map_err(|e| QueryError::Internal(format!("the buffer as a table: {e}")))?;
     let memory = MemTable::try_new(schema.clone(), vec![vec![buffered]]).map_err(df_error)?;
     let mut df = ctx.read_table(Arc::new(memory)).map_err(df_error)?;
     if !urls.is_empty() {
@@ -281,6 +281,13 @@ fn df_error(e: DataFusionError) -> QueryError {
         DataFusionError::SQL(..) | DataFusionError::Plan(_) | DataFusionError::SchemaError(..) | DataFusionError::NotImplemented(_) => {
             QueryError::Invalid(format!("SQL: {}", first_line(&e.find_root().to_string())))
         }
+        // Reading the segments failed: the disk, not the query.
+        root @ (DataFusionError::IoError(_) | DataFusionError::ParquetError(_) | DataFusionError::ObjectStore(_)) => {
+            QueryError::Storage(first_line(&root.to_string()))
+        }
+        root @ DataFusionError::Internal(_) => QueryError::Internal(format!("SQL: {}", first_line(&root.to_string()))),
+        // Execution and Arrow errors come from the query's values (a cast, a division by zero,
+        // a bad pattern): the request's fault.
         other => QueryError::Invalid(format!("SQL: {}", first_line(&other.to_string()))),
     }
 }
@@ -403,6 +410,18 @@ mod tests {
         assert_eq!(rows(r), vec![vec![Value::Time(T0 + 149_000_000_000)]]);
         let r = run(&s, "SELECT count(*) FROM spans", i64::MIN, i64::MAX).unwrap();
         assert_eq!(rows(r), vec![vec![Value::Int(0)]]);
+    }
+
+    #[test]
+    fn errors_map_to_whose_fault_they_are() {
+        let io = DataFusionError::IoError(std::io::Error::other("disk gone"));
+        assert!(matches!(df_error(io), QueryError::Storage(m) if m.contains("disk gone")));
+        let internal = DataFusionError::Internal("invariant broken".into());
+        assert!(matches!(df_error(internal), QueryError::Internal(m) if m.contains("invariant broken")));
+        let cast = DataFusionError::ArrowError(Box::new(arrow::error::ArrowError::CastError("'abc' is not a number".into())), None);
+        assert!(matches!(df_error(cast), QueryError::Invalid(_)));
+        let plan = DataFusionError::Plan("table 'nope' not found".into());
+        assert!(matches!(df_error(plan), QueryError::Invalid(m) if m.contains("nope")));
     }
 
     #[test]
