@@ -121,8 +121,9 @@ impl RowView for BatchRow<'_> {
     fn attributes_may_contain(&self, folded: &str) -> bool {
         // JSON escapes only quotes, backslashes and control characters, so a word made of
         // letters and digits appears verbatim in the stored object when it is in a value.
-        // Numbers and booleans are written out only when the word could be part of one.
-        let numeric = folded.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'-' | b'+' | b'.' | b'e' | b'i' | b'n' | b'f' | b'a'));
+        // Numbers and booleans are written out only when the word could be part of one (typed
+        // floats are finite, and written without exponents).
+        let numeric = folded.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'-' | b'.'));
         let boolean = "true".contains(folded) || "false".contains(folded);
         contains_folded(self.cols.attributes.value(self.i), folded)
             || self.cols.typed.iter().filter(|t| t.source == AttrSource::Attributes).any(|t| match t.array {

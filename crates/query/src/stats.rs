@@ -146,7 +146,7 @@ impl<'a> Stats<'a> {
             let time = cols.time.value(i);
             self.saw(time);
             let g = match previous {
-                Some((p, g)) if parts.iter().all(|part| part.same(cols, p, i)) => g,
+                Some((p, g)) if parts.iter().all(|part| part.same(p, i)) => g,
                 _ => {
                     key.clear();
                     key.extend(parts.iter().map(|part| part.key(cols, i)));
@@ -382,14 +382,11 @@ impl<'b> KeyPart<'b> {
     }
 
     /// True when rows `a` and `b` certainly have the same key (false when unsure).
-    fn same(&self, cols: &RecordColumns<'_>, a: usize, b: usize) -> bool {
+    fn same(&self, a: usize, b: usize) -> bool {
         match self {
             KeyPart::Text(c) | KeyPart::Body(c) | KeyPart::Level(c) => c.is_valid(a) == c.is_valid(b) && c.value(a) == c.value(b),
             KeyPart::Bin(t, w) => t.value(a).div_euclid(*w) == t.value(b).div_euclid(*w),
-            KeyPart::Row(_) => {
-                let _ = cols;
-                false
-            }
+            KeyPart::Row(_) => false,
         }
     }
 

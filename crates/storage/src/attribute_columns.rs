@@ -116,11 +116,6 @@ fn source_of(r: &Record, source: AttrSource) -> &Attributes {
     }
 }
 
-/// The last value of `key` (the one a parse of the JSON object keeps).
-fn last_value<'a>(attrs: &'a Attributes, key: &str) -> Option<&'a AttrValue> {
-    attrs.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v)
-}
-
 /// The keys of `records` that get a typed column: frequent, of one type, not too long.
 pub fn choose(records: &[&Record]) -> Vec<TypedColumn> {
     let min_rows = (records.len() / MIN_SHARE_DENOMINATOR).max(2);
@@ -130,11 +125,9 @@ pub fn choose(records: &[&Record]) -> Vec<TypedColumn> {
         let mut seen: AHashMap<&str, (usize, Option<ColumnType>)> = AHashMap::new();
         for r in records {
             let attrs = source_of(r, source);
-            for (i, (key, value)) in attrs.iter().enumerate() {
-                // Repeated keys count once per record, with the type of the last one.
-                if attrs[i + 1..].iter().any(|(k, _)| k == key) {
-                    continue;
-                }
+            // A key repeated in one record counts twice, and two types there make it mixed:
+            // both only err towards the JSON.
+            for (key, value) in attrs {
                 let ty = ColumnType::of(value);
                 let entry = seen.entry(key.as_str()).or_insert((0, Some(ty)));
                 entry.0 += 1;
@@ -156,68 +149,95 @@ pub fn choose(records: &[&Record]) -> Vec<TypedColumn> {
     chosen
 }
 
-/// True when `column` has more distinct values in `records` than a dictionary serves well.
-pub fn many_distinct(records: &[&Record], column: &TypedColumn) -> bool {
-    let mut distinct: HashSet<String, ahash::RandomState> = HashSet::default();
-    for r in records {
-        if let Some(v) = last_value(source_of(r, column.source), &column.key) {
-            let text = match v {
-                AttrValue::Str(s) => s.clone(),
-                other => other.to_text().into_owned(),
-            };
-            distinct.insert(text);
+/// The values of `source` in `records` sorted out by [`split`]: per typed column, each record's
+/// value (the last of a repeated key, as a parse of the JSON keeps); per record, the JSON of the
+/// other keys.
+pub struct Split<'r> {
+    pub columns: Vec<&'r TypedColumn>,
+    values: Vec<Vec<Option<&'r AttrValue>>>,
+    remainder: Vec<String>,
+}
+
+/// Sorts the attributes of `source` in `records` into the typed `columns` of that source and the
+/// JSON remainder, one pass over each record's attributes.
+pub fn split<'r>(records: &[&'r Record], source: AttrSource, columns: &'r [TypedColumn]) -> Split<'r> {
+    let mine: Vec<&TypedColumn> = columns.iter().filter(|c| c.source == source).collect();
+    let position: AHashMap<&str, usize> = mine.iter().enumerate().map(|(i, c)| (c.key.as_str(), i)).collect();
+    let mut values: Vec<Vec<Option<&AttrValue>>> = vec![vec![None; records.len()]; mine.len()];
+    let mut remainder = Vec::with_capacity(records.len());
+    for (row, r) in records.iter().enumerate() {
+        let attrs = source_of(r, source);
+        let mut typed_here = 0;
+        for (key, value) in attrs {
+            if let Some(&c) = position.get(key.as_str()) {
+                values[c][row] = Some(value);
+                typed_here += 1;
+            }
+        }
+        remainder.push(if typed_here == 0 {
+            attributes_to_json_string(attrs)
+        } else if typed_here == attrs.len() {
+            "{}".to_string()
+        } else {
+            let rest: Attributes = attrs.iter().filter(|(k, _)| !position.contains_key(k.as_str())).cloned().collect();
+            attributes_to_json_string(&rest)
+        });
+    }
+    Split { columns: mine, values, remainder }
+}
+
+impl Split<'_> {
+    /// Average bytes per record of the JSON remainder.
+    pub fn remainder_bytes_per_record(&self) -> usize {
+        self.remainder.iter().map(String::len).sum::<usize>() / self.remainder.len().max(1)
+    }
+
+    /// True when typed column `c` has more distinct values than a dictionary serves well.
+    pub fn many_distinct(&self, c: usize) -> bool {
+        let mut distinct: HashSet<std::borrow::Cow<'_, str>, ahash::RandomState> = HashSet::default();
+        for v in self.values[c].iter().flatten() {
+            distinct.insert(v.to_text());
             if distinct.len() > MAX_DICTIONARY_VALUES {
                 return true;
             }
         }
+        false
     }
-    false
-}
 
-/// The JSON remainders of `records` for `source` (keys without a typed column) and the typed
-/// columns' arrays, in the order of `columns`.
-pub fn split(records: &[&Record], source: AttrSource, columns: &[TypedColumn]) -> (ArrayRef, Vec<ArrayRef>) {
-    let mine: Vec<&TypedColumn> = columns.iter().filter(|c| c.source == source).collect();
-    let remainder: StringArray = records
-        .iter()
-        .map(|r| {
-            let attrs = source_of(r, source);
-            if mine.is_empty() || !attrs.iter().any(|(k, _)| mine.iter().any(|c| &c.key == k)) {
-                Some(attributes_to_json_string(attrs))
-            } else if attrs.iter().all(|(k, _)| mine.iter().any(|c| &c.key == k)) {
-                Some("{}".to_string())
-            } else {
-                let rest: Attributes = attrs.iter().filter(|(k, _)| !mine.iter().any(|c| &c.key == k)).cloned().collect();
-                Some(attributes_to_json_string(&rest))
-            }
-        })
-        .collect();
-    let arrays = mine
-        .iter()
-        .map(|c| {
-            let values = records.iter().map(|r| last_value(source_of(r, source), &c.key));
-            let array: ArrayRef = match c.ty {
-                ColumnType::Int => Arc::new(values.map(|v| match v {
-                    Some(AttrValue::Int(n)) => Some(*n),
-                    _ => None,
-                }).collect::<Int64Array>()),
-                ColumnType::Float => Arc::new(values.map(|v| match v {
-                    Some(AttrValue::Float(f)) => Some(*f),
-                    _ => None,
-                }).collect::<Float64Array>()),
-                ColumnType::Bool => Arc::new(values.map(|v| match v {
-                    Some(AttrValue::Bool(b)) => Some(*b),
-                    _ => None,
-                }).collect::<BooleanArray>()),
-                ColumnType::Str => Arc::new(values.map(|v| match v {
-                    Some(AttrValue::Str(s)) => Some(s.as_str()),
-                    _ => None,
-                }).collect::<StringArray>()),
-            };
-            array
-        })
-        .collect();
-    (Arc::new(remainder), arrays)
+    /// The JSON remainder column.
+    pub fn remainder_array(&self) -> ArrayRef {
+        Arc::new(StringArray::from_iter_values(self.remainder.iter()))
+    }
+
+    /// The arrays of the typed columns, in the order of [`Split::columns`].
+    pub fn typed_arrays(&self) -> Vec<ArrayRef> {
+        self.columns
+            .iter()
+            .zip(&self.values)
+            .map(|(c, values)| {
+                let values = values.iter();
+                let array: ArrayRef = match c.ty {
+                    ColumnType::Int => Arc::new(values.map(|v| match v {
+                        Some(AttrValue::Int(n)) => Some(*n),
+                        _ => None,
+                    }).collect::<Int64Array>()),
+                    ColumnType::Float => Arc::new(values.map(|v| match v {
+                        Some(AttrValue::Float(f)) => Some(*f),
+                        _ => None,
+                    }).collect::<Float64Array>()),
+                    ColumnType::Bool => Arc::new(values.map(|v| match v {
+                        Some(AttrValue::Bool(b)) => Some(*b),
+                        _ => None,
+                    }).collect::<BooleanArray>()),
+                    ColumnType::Str => Arc::new(values.map(|v| match v {
+                        Some(AttrValue::Str(s)) => Some(s.as_str()),
+                        _ => None,
+                    }).collect::<StringArray>()),
+                };
+                array
+            })
+            .collect()
+    }
 }
 
 /// A typed attribute column of a batch being read.
@@ -325,14 +345,16 @@ mod tests {
         assert_eq!(chosen[0].ty, ColumnType::Int);
         assert_eq!(chosen[1].ty, ColumnType::Bool);
 
-        let (remainder, arrays) = split(&refs, AttrSource::Attributes, &chosen);
+        let attributes = split(&refs, AttrSource::Attributes, &chosen);
+        let (remainder, arrays) = (attributes.remainder_array(), attributes.typed_arrays());
         let remainder = remainder.as_any().downcast_ref::<StringArray>().unwrap();
         assert_eq!(remainder.value(7), r#"{"status":"500"}"#);
         assert_eq!(remainder.value(3), r#"{"status":200,"rare":"x"}"#);
         assert_eq!(arrays.len(), 2);
         assert_eq!(TypedArray::new(&arrays[0]).unwrap().value(42), Some(AttrValue::Int(42)));
         assert_eq!(TypedArray::new(&arrays[1]).unwrap().value(3), Some(AttrValue::Bool(false)));
-        let (resource_rest, resource_arrays) = split(&refs, AttrSource::Resource, &chosen);
+        let resource = split(&refs, AttrSource::Resource, &chosen);
+        let (resource_rest, resource_arrays) = (resource.remainder_array(), resource.typed_arrays());
         assert_eq!(resource_rest.as_any().downcast_ref::<StringArray>().unwrap().value(0), "{}");
         assert_eq!(TypedArray::new(&resource_arrays[0]).unwrap().str_value(9), Some("1.2"));
     }
@@ -353,7 +375,7 @@ mod tests {
         ];
         let refs: Vec<&Record> = records.iter().collect();
         let chosen = choose(&refs);
-        let (_, arrays) = split(&refs, AttrSource::Attributes, &chosen);
+        let arrays = split(&refs, AttrSource::Attributes, &chosen).typed_arrays();
         assert_eq!(TypedArray::new(&arrays[0]).unwrap().value(0), Some(AttrValue::Int(2)));
     }
 }

@@ -67,6 +67,7 @@ pub struct SegmentIndex {
 
 /// The payload of an index written before format version 3 (`TRWLIDX1`).
 #[derive(Deserialize)]
+#[cfg_attr(test, derive(Serialize))]
 struct SegmentIndexV1 {
     format_version: u32,
     kind: SegmentKind,
@@ -359,23 +360,11 @@ mod tests {
 
     #[test]
     fn indexes_of_format_version_2_still_decode() {
-        #[derive(Serialize)]
-        struct V1<'a> {
-            format_version: u32,
-            kind: SegmentKind,
-            tenant: &'a str,
-            n_rows: u64,
-            min_time_ns: i64,
-            max_time_ns: i64,
-            services: Vec<String>,
-            levels_mask: u8,
-            row_groups: Vec<RowGroupIndex>,
-        }
         let mut r = Record::new(5);
         r.service = "cart".into();
         let services = vec!["cart".to_string()];
         let rg = index_records(&[&r], &services);
-        let old = V1 { format_version: 2, kind: SegmentKind::Records, tenant: "default", n_rows: 1, min_time_ns: 5, max_time_ns: 5, services, levels_mask: rg.levels_mask, row_groups: vec![rg.clone()] };
+        let old = SegmentIndexV1 { format_version: 2, kind: SegmentKind::Records, tenant: "default".into(), n_rows: 1, min_time_ns: 5, max_time_ns: 5, services, levels_mask: rg.levels_mask, row_groups: vec![rg.clone()] };
         let payload = bincode::serialize(&old).unwrap();
         let mut bytes = INDEX_MAGIC_V1.to_vec();
         bytes.extend_from_slice(&(payload.len() as u32).to_le_bytes());

@@ -121,13 +121,14 @@ fn with_all_record_columns(batch: &RecordBatch) -> Result<RecordBatch, String> {
         .iter()
         .map(|f| batch.column_by_name(f.name()).cloned().unwrap_or_else(|| arrow::array::new_null_array(f.data_type(), n)))
         .collect();
-    let typed: Vec<usize> = (0..batch.num_columns()).filter(|&i| parse_column_name(batch.schema().field(i).name()).is_some()).collect();
+    let read = batch.schema_ref();
+    let typed: Vec<usize> = (0..batch.num_columns()).filter(|&i| parse_column_name(read.field(i).name()).is_some()).collect();
     let schema = if typed.is_empty() {
         NULLABLE_RECORD_SCHEMA.clone()
     } else {
         let mut fields: Vec<arrow::datatypes::Field> = NULLABLE_RECORD_SCHEMA.fields().iter().map(|f| f.as_ref().clone()).collect();
         for &i in &typed {
-            fields.push(batch.schema().field(i).clone());
+            fields.push(read.field(i).clone());
             columns.push(batch.column(i).clone());
         }
         std::sync::Arc::new(arrow::datatypes::Schema::new(fields))
@@ -569,6 +570,37 @@ mod tests {
         assert!(typed.array.f64_value(0).is_some());
         assert!(c.typed(AttrSource::Attributes, "code").is_none());
         assert_eq!(c.attributes.null_count(), c.len());
+    }
+
+    #[test]
+    fn a_big_json_remainder_keeps_zstd_and_small_columns_take_lz4() {
+        use parquet::file::reader::{FileReader, SerializedFileReader};
+        let dir = tempfile::tempdir().unwrap();
+        let compression_of = |path: &Path| -> std::collections::HashMap<String, String> {
+            let reader = SerializedFileReader::new(std::fs::File::open(path).unwrap()).unwrap();
+            let rg = reader.metadata().row_group(0).clone();
+            rg.columns().iter().map(|c| (c.column_path().string(), format!("{:?}", c.compression()))).collect()
+        };
+        // Every record has its own keys: none gets a column, the JSON stays big.
+        let path = dir.path().join("records-wide.parquet");
+        let mut records: Vec<Record> = (0..100).map(|i| record(i, "x")).collect();
+        for (i, r) in records.iter_mut().enumerate() {
+            r.attributes = vec![(format!("k{i}"), AttrValue::Str("a fairly long value that is not repeated ".repeat(2) + &i.to_string()))];
+        }
+        write_records_segment(&path, "default", &mut records.iter().collect::<Vec<_>>(), 1000).unwrap();
+        let wide = compression_of(&path);
+        assert!(wide["attributes"].starts_with("ZSTD"), "{wide:?}");
+        assert_eq!(wide["service"], "LZ4_RAW");
+        assert!(wide["body"].starts_with("ZSTD"));
+        // Keys in typed columns leave an empty JSON remainder: LZ4.
+        let path = dir.path().join("records-narrow.parquet");
+        let records: Vec<Record> = (0..100).map(|i| record(i, "x")).collect();
+        write_records_segment(&path, "default", &mut records.iter().collect::<Vec<_>>(), 1000).unwrap();
+        let narrow = compression_of(&path);
+        assert_eq!(narrow["attributes"], "LZ4_RAW");
+        assert_eq!(narrow["attributes.http.status_code"], "LZ4_RAW");
+        // 100 distinct user ids are under the dictionary limit: a small column.
+        assert_eq!(narrow["attributes.user.id"], "LZ4_RAW");
     }
 
     #[test]

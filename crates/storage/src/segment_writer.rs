@@ -24,7 +24,7 @@ use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 use trawl_model::{attributes_to_json, attributes_to_json_string, Record, Span};
 
-use crate::attribute_columns::{self, AttrSource, TypedColumn};
+use crate::attribute_columns::{self, AttrSource, ColumnType, TypedColumn};
 use crate::filenames::{index_path_for, FORMAT_VERSION, META_FORMAT_VERSION, META_KIND, META_TENANT};
 use crate::segment_index::{index_records, index_spans, RowGroupIndex, SegmentIndex, SegmentKind};
 use crate::StoreError;
@@ -94,25 +94,28 @@ fn timestamps(it: impl Iterator<Item = i64>) -> ArrayRef {
 
 /// Records as one Arrow batch in the [`record_schema`], every attribute in the JSON columns.
 pub fn record_batch(records: &[&Record]) -> Result<RecordBatch, StoreError> {
-    record_batch_typed(records, &[])
+    let json = |of: fn(&Record) -> &trawl_model::Attributes| -> ArrayRef {
+        Arc::new(StringArray::from_iter_values(records.iter().map(|r| attributes_to_json_string(of(r)))))
+    };
+    records_with(records, json(|r| &r.attributes), json(|r| &r.resource), Vec::new(), record_schema())
 }
 
-/// The schema of a records segment with the typed attribute columns `typed`.
-pub fn typed_record_schema(typed: &[TypedColumn]) -> SchemaRef {
-    if typed.is_empty() {
-        return record_schema();
-    }
+/// The schema of a records segment with the typed attribute columns `typed` after the fixed ones.
+fn typed_record_schema(typed: &[TypedColumn]) -> SchemaRef {
     let mut fields: Vec<Field> = record_schema().fields().iter().map(|f| f.as_ref().clone()).collect();
     fields.extend(typed.iter().map(TypedColumn::field));
     Arc::new(Schema::new(fields))
 }
 
-/// Records as one Arrow batch with the typed attribute columns `typed` (in that order, after the
-/// fixed columns); the JSON columns hold the other keys.
-pub fn record_batch_typed(records: &[&Record], typed: &[TypedColumn]) -> Result<RecordBatch, StoreError> {
-    let (attributes, mut typed_arrays) = attribute_columns::split(records, AttrSource::Attributes, typed);
-    let (resource, resource_arrays) = attribute_columns::split(records, AttrSource::Resource, typed);
-    typed_arrays.extend(resource_arrays);
+/// The fixed columns of `records` with the given attribute columns: the JSON of `attributes` and
+/// `resource`, then the typed columns of `schema`.
+fn records_with(
+    records: &[&Record],
+    attributes: ArrayRef,
+    resource: ArrayRef,
+    typed: Vec<ArrayRef>,
+    schema: SchemaRef,
+) -> Result<RecordBatch, StoreError> {
     let mut columns: Vec<ArrayRef> = vec![
         timestamps(records.iter().map(|r| r.time_ns)),
         timestamps(records.iter().map(|r| r.observed_time_ns)),
@@ -128,8 +131,8 @@ pub fn record_batch_typed(records: &[&Record], typed: &[TypedColumn]) -> Result<
         resource,
         Arc::new(UInt64Array::from_iter_values(records.iter().map(|r| r.pattern_id))),
     ];
-    columns.extend(typed_arrays);
-    RecordBatch::try_new(typed_record_schema(typed), columns).map_err(|e| StoreError::Internal(e.to_string()))
+    columns.extend(typed);
+    RecordBatch::try_new(schema, columns).map_err(|e| StoreError::Internal(e.to_string()))
 }
 
 /// Spans as one Arrow batch in the segment schema ([`span_schema`]).
@@ -171,32 +174,36 @@ pub fn span_batch(spans: &[&Span]) -> Result<RecordBatch, StoreError> {
     RecordBatch::try_new(span_schema(), columns).map_err(|e| StoreError::Internal(e.to_string()))
 }
 
-/// Small columns of records segments, compressed with LZ4 rather than zstd: reading a column
-/// chunk makes a new codec, and a zstd codec (a compression and a decompression context) cost
-/// more to make than these columns cost to decompress. They are a few KiB per row group.
-const LZ4_COLUMNS: [&str; 7] = ["observed_time", "service", "environment", "level", "severity_number", "attributes", "resource"];
+/// Per-column choices of one segment beyond the defaults of [`writer_properties`].
+#[derive(Default)]
+struct ColumnChoices {
+    /// Compressed with LZ4 rather than zstd: reading a column chunk makes a new codec, and a
+    /// zstd codec (a compression and a decompression context) costs more to make than a small
+    /// column costs to decompress.
+    lz4: Vec<String>,
+    /// Without a dictionary: its page would be decompressed for every row group read, even to
+    /// fetch one row, and many distinct values gain little from it.
+    no_dictionary: Vec<String>,
+    /// Integers of many distinct values (ids, durations): bit-packed deltas.
+    delta: Vec<String>,
+}
 
-fn writer_properties(kind: SegmentKind, tenant: &str, row_group_rows: usize, typed: &[TypedColumn], plain: &[String]) -> WriterProperties {
+/// Columns of records segments that are a few KiB per row group whatever the data.
+const SMALL_RECORD_COLUMNS: [&str; 5] = ["observed_time", "service", "environment", "level", "severity_number"];
+/// A JSON remainder averaging at most this many bytes per record is small enough for LZ4.
+const SMALL_JSON_BYTES: usize = 16;
+
+fn writer_properties(kind: SegmentKind, tenant: &str, row_group_rows: usize, choices: &ColumnChoices) -> WriterProperties {
+    let path = |name: &String| ColumnPath::new(vec![name.clone()]);
     let mut builder = WriterProperties::builder();
-    if kind == SegmentKind::Records {
-        for column in LZ4_COLUMNS {
-            builder = builder.set_column_compression(column.into(), Compression::LZ4_RAW);
-        }
+    for column in &choices.lz4 {
+        builder = builder.set_column_compression(path(column), Compression::LZ4_RAW);
     }
-    for column in typed {
-        let path = ColumnPath::new(vec![column.name()]);
-        let many_distinct = plain.contains(&column.name());
-        // Text of many distinct values (paths, user ids) is big: zstd's ratio pays there.
-        if !(many_distinct && column.ty == crate::attribute_columns::ColumnType::Str) {
-            builder = builder.set_column_compression(path.clone(), Compression::LZ4_RAW);
-        }
-        if many_distinct {
-            builder = builder.set_column_dictionary_enabled(path.clone(), false);
-            if column.ty == crate::attribute_columns::ColumnType::Int {
-                // Ids and durations: bit-packed deltas, small without a general compressor.
-                builder = builder.set_column_encoding(path, Encoding::DELTA_BINARY_PACKED);
-            }
-        }
+    for column in &choices.no_dictionary {
+        builder = builder.set_column_dictionary_enabled(path(column), false);
+    }
+    for column in &choices.delta {
+        builder = builder.set_column_encoding(path(column), Encoding::DELTA_BINARY_PACKED);
     }
     builder
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("valid zstd level")))
@@ -231,12 +238,12 @@ fn write_segment<T>(
     kind: SegmentKind,
     items: &[&T],
     row_group_rows: usize,
-    to_batch: impl Fn(&[&T]) -> Result<RecordBatch, StoreError>,
+    to_batch: impl Fn(std::ops::Range<usize>) -> Result<RecordBatch, StoreError>,
     to_index: impl Fn(&[&T], &[String]) -> RowGroupIndex,
     service_of: impl Fn(&T) -> &str,
     time_of: impl Fn(&T) -> i64,
     columns: Vec<TypedColumn>,
-    plain: &[String],
+    choices: &ColumnChoices,
 ) -> Result<SegmentIndex, StoreError> {
     let io = |e: std::io::Error| StoreError::io(path, e);
     let pq = |e: parquet::errors::ParquetError| StoreError::io(path, std::io::Error::other(e.to_string()));
@@ -248,14 +255,14 @@ fn write_segment<T>(
     services.dedup();
     let row_group_rows = row_group_rows.max(1);
     let file = File::create(path).map_err(io)?;
-    let schema = to_batch(&items[..0])?.schema();
-    let mut writer =
-        ArrowWriter::try_new(file, schema, Some(writer_properties(kind, tenant, row_group_rows, &columns, plain))).map_err(pq)?;
+    let schema = to_batch(0..0)?.schema();
+    let mut writer = ArrowWriter::try_new(file, schema, Some(writer_properties(kind, tenant, row_group_rows, choices))).map_err(pq)?;
     let mut row_groups = Vec::new();
-    for chunk in items.chunks(row_group_rows) {
-        writer.write(&to_batch(chunk)?).map_err(pq)?;
+    for start in (0..items.len()).step_by(row_group_rows) {
+        let rows = start..(start + row_group_rows).min(items.len());
+        writer.write(&to_batch(rows.clone())?).map_err(pq)?;
         writer.flush().map_err(pq)?;
-        row_groups.push(to_index(chunk, &services));
+        row_groups.push(to_index(&items[rows], &services));
     }
     let file = writer.into_inner().map_err(pq)?;
     file.sync_all().map_err(io)?;
@@ -286,11 +293,38 @@ pub fn write_records_segment(
     row_group_rows: usize,
 ) -> Result<SegmentIndex, StoreError> {
     records.sort_by(|a, b| (a.service.as_str(), a.level as u8, a.time_ns).cmp(&(b.service.as_str(), b.level as u8, b.time_ns)));
+    let records: &[&Record] = records;
     let typed = attribute_columns::choose(records);
-    // Typed columns of many distinct values (ids, durations) go without a dictionary, like bodies.
-    let plain: Vec<String> = typed.iter().filter(|c| attribute_columns::many_distinct(records, c)).map(TypedColumn::name).collect();
-    let to_batch = |chunk: &[&Record]| record_batch_typed(chunk, &typed);
-    write_segment(path, tenant, SegmentKind::Records, records, row_group_rows, to_batch, index_records, |r| &r.service, |r| r.time_ns, typed.clone(), &plain)
+    let attributes = attribute_columns::split(records, AttrSource::Attributes, &typed);
+    let resource = attribute_columns::split(records, AttrSource::Resource, &typed);
+    let mut choices = ColumnChoices { lz4: SMALL_RECORD_COLUMNS.map(String::from).to_vec(), ..ColumnChoices::default() };
+    for (json, split) in [("attributes", &attributes), ("resource", &resource)] {
+        if split.remainder_bytes_per_record() <= SMALL_JSON_BYTES {
+            choices.lz4.push(json.to_string());
+        }
+        for (c, column) in split.columns.iter().enumerate() {
+            let many_distinct = split.many_distinct(c);
+            // Text of many distinct values (paths, user ids) is big: zstd's ratio pays there.
+            if !(many_distinct && column.ty == ColumnType::Str) {
+                choices.lz4.push(column.name());
+            }
+            if many_distinct {
+                choices.no_dictionary.push(column.name());
+                if column.ty == ColumnType::Int {
+                    choices.delta.push(column.name());
+                }
+            }
+        }
+    }
+    let (attributes_json, resource_json) = (attributes.remainder_array(), resource.remainder_array());
+    let mut typed_arrays = attributes.typed_arrays();
+    typed_arrays.extend(resource.typed_arrays());
+    let schema = typed_record_schema(&typed);
+    let to_batch = |rows: std::ops::Range<usize>| {
+        let slice = |a: &ArrayRef| a.slice(rows.start, rows.len());
+        records_with(&records[rows.clone()], slice(&attributes_json), slice(&resource_json), typed_arrays.iter().map(slice).collect(), schema.clone())
+    };
+    write_segment(path, tenant, SegmentKind::Records, records, row_group_rows, to_batch, index_records, |r| &r.service, |r| r.time_ns, typed.clone(), &choices)
 }
 
 /// Writes a spans segment; `spans` are sorted by start time here.
@@ -301,5 +335,7 @@ pub fn write_spans_segment(
     row_group_rows: usize,
 ) -> Result<SegmentIndex, StoreError> {
     spans.sort_by_key(|s| s.start_ns);
-    write_segment(path, tenant, SegmentKind::Spans, spans, row_group_rows, span_batch, index_spans, |s| &s.service, |s| s.start_ns, Vec::new(), &[])
+    let spans: &[&Span] = spans;
+    let to_batch = |rows: std::ops::Range<usize>| span_batch(&spans[rows]);
+    write_segment(path, tenant, SegmentKind::Spans, spans, row_group_rows, to_batch, index_spans, |s| &s.service, |s| s.start_ns, Vec::new(), &ColumnChoices::default())
 }
