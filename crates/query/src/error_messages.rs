@@ -187,7 +187,7 @@ pub fn error_messages(snapshot: &Snapshot, request: &ErrorMessagesRequest<'_>) -
                 }
                 Err(e) => warnings.push(corrupt_warning(&e)),
             },
-            SegmentKind::Records => match read_record_rows(&seg.path, row_groups, Some(&["time", "service", "level", "body"]), Some(&record_filter)) {
+            SegmentKind::Records => match read_record_rows(&seg.path, row_groups, Some(&["time", "service", "level", "body"]), Some(&record_filter), None) {
                 Ok(batches) => {
                     for b in &batches {
                         let Ok(c) = RecordColumns::new(b, &seg.path) else { continue };

@@ -1,7 +1,7 @@
 //! What every match of a query must have, for skipping segments and row groups unread.
 
 use trawl_model::{normalize_id, text, Level};
-use trawl_storage::{RowGroupIndex, SegmentIndex};
+use trawl_storage::{IndexKey, RowGroupIndex, RowIndex, SegmentIndex, StoreError};
 
 use crate::ast::{core_field, Expr, FieldTerm};
 
@@ -79,6 +79,47 @@ impl Requirements {
             }
         }
         rg.may_contain_terms(&self.terms)
+    }
+}
+
+impl Requirements {
+    /// The rows of a segment that may match, from its row index: ascending, exact for every
+    /// requirement (the search expression still checks each row). None when the requirements
+    /// name nothing the index holds.
+    pub fn rows(&self, index: &RowIndex) -> Result<Option<Vec<u32>>, StoreError> {
+        let mut lists: Vec<Vec<u32>> = Vec::new();
+        if let Some(id) = &self.trace_id {
+            lists.push(index.rows(IndexKey::Trace(id))?);
+        }
+        for t in &self.terms {
+            if lists.last().is_some_and(|l| l.is_empty()) {
+                return Ok(Some(Vec::new()));
+            }
+            lists.push(index.rows(IndexKey::Term(t))?);
+        }
+        let union_of = |keys: Vec<IndexKey<'_>>| -> Result<Vec<u32>, StoreError> {
+            let mut all = Vec::new();
+            for k in keys {
+                all = trawl_storage::union_rows(&all, &index.rows(k)?);
+            }
+            Ok(all)
+        };
+        if let Some(services) = &self.services {
+            lists.push(union_of(services.iter().map(|s| IndexKey::Service(s)).collect())?);
+        }
+        if let Some(levels) = &self.levels {
+            lists.push(union_of(levels.iter().map(|&l| IndexKey::Level(l)).collect())?);
+        }
+        lists.sort_by_key(|l| l.len());
+        let mut lists = lists.into_iter();
+        let Some(mut rows) = lists.next() else { return Ok(None) };
+        for l in lists {
+            if rows.is_empty() {
+                break;
+            }
+            rows = trawl_storage::intersect_rows(&rows, &l);
+        }
+        Ok(Some(rows))
     }
 }
 

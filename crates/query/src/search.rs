@@ -263,6 +263,30 @@ impl<'a> Scan<'a> {
                 stats.row_groups_skipped += row_groups.len();
                 continue;
             }
+            // The row index names the rows that can match: only their pages are read.
+            let candidates = match seg.row_index.as_ref().map(|ri| requirements.rows(ri)) {
+                Some(Ok(rows)) => rows,
+                Some(Err(e)) => {
+                    warnings.push(format!("row index not used: {e}"));
+                    None
+                }
+                None => None,
+            };
+            if candidates.as_ref().is_some_and(|c| c.is_empty()) {
+                stats.segments_skipped += 1;
+                stats.row_groups_skipped += row_groups.len();
+                continue;
+            }
+            let first_rows: Vec<u64> = seg
+                .index
+                .row_groups
+                .iter()
+                .scan(0u64, |next, rg| {
+                    let first = *next;
+                    *next += rg.n_rows;
+                    Some(first)
+                })
+                .collect();
             stats.segments_scanned += 1;
             // Per segment: a key with a typed column there reads that column only.
             let projection: Option<Vec<String>> = wanted.as_ref().map(|w| w.resolve(&seg.index));
@@ -274,12 +298,20 @@ impl<'a> Scan<'a> {
                     stats.row_groups_skipped += 1;
                     continue;
                 }
-                stats.row_groups_scanned += 1;
                 let index = &seg.index.row_groups[rg];
-                stats.rows_scanned += index.n_rows as usize;
+                let rows = candidates.as_deref().map(|c| rows_in(c, first_rows[rg], index.n_rows));
+                if rows.as_ref().is_some_and(|r| r.is_empty()) {
+                    stats.row_groups_skipped += 1;
+                    continue;
+                }
+                // Candidates spread over much of the row group: reading it whole is cheaper
+                // than alternating between skipping and reading.
+                let rows = rows.filter(|r| r.len() as u64 * 8 < index.n_rows);
+                stats.row_groups_scanned += 1;
+                stats.rows_scanned += rows.as_ref().map_or(index.n_rows as usize, Vec::len);
                 let partly_outside = index.min_time_ns < start || index.max_time_ns > end;
                 let filter = (selective || partly_outside).then_some(&prefilter);
-                let batches = match read_record_rows(&seg.path, vec![rg], projection.as_deref(), filter) {
+                let batches = match read_record_rows(&seg.path, vec![rg], projection.as_deref(), filter, rows.as_deref()) {
                     Ok(b) => b,
                     Err(e) => {
                         warnings.push(corrupt_warning(&e));
@@ -321,6 +353,14 @@ impl<'a> Scan<'a> {
         }
         Ok(())
     }
+}
+
+/// The rows of `candidates` (ascending, numbered in the segment) within the row group of
+/// `n_rows` rows starting at row `first`, numbered in that row group.
+fn rows_in(candidates: &[u32], first: u64, n_rows: u64) -> Vec<u32> {
+    let from = candidates.partition_point(|&r| (r as u64) < first);
+    let to = candidates.partition_point(|&r| (r as u64) < first + n_rows);
+    candidates[from..to].iter().map(|&r| r - first as u32).collect()
 }
 
 pub(crate) fn corrupt_warning(e: &StoreError) -> String {

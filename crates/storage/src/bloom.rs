@@ -16,6 +16,11 @@ impl Bloom {
         Bloom { bits: vec![0; n_bits.div_ceil(64)], n_hashes: 7 }
     }
 
+    /// A filter that holds no bits and may contain everything.
+    pub fn everything() -> Bloom {
+        Bloom { bits: Vec::new(), n_hashes: 0 }
+    }
+
     /// The hash of an item, as [`Bloom::insert_hash`] takes it.
     pub fn hash(item: &[u8]) -> u64 {
         xxhash_rust::xxh3::xxh3_64(item)

@@ -180,8 +180,10 @@ impl HashSet64 {
     }
 }
 
-/// Builds the index of one row group; `services` is the segment's sorted service list.
-pub(crate) fn index_records(records: &[&Record], services: &[String]) -> RowGroupIndex {
+/// Builds the index of one row group; `services` is the segment's sorted service list. Without
+/// `with_terms` its term filter lets everything through: the segment's row index
+/// ([`crate::RowIndex`]) answers term lookups exactly.
+pub(crate) fn index_records(records: &[&Record], services: &[String], with_terms: bool) -> RowGroupIndex {
     let mut terms = HashSet64::default();
     let mut trace_ids = HashSet64::default();
     let mut levels_mask = 0;
@@ -194,7 +196,9 @@ pub(crate) fn index_records(records: &[&Record], services: &[String]) -> RowGrou
         if !r.trace_id.is_empty() {
             trace_ids.add(&r.trace_id);
         }
-        record_terms(r, |t| terms.add(t));
+        if with_terms {
+            record_terms(r, |t| terms.add(t));
+        }
     }
     RowGroupIndex {
         n_rows: records.len() as u64,
@@ -203,7 +207,7 @@ pub(crate) fn index_records(records: &[&Record], services: &[String]) -> RowGrou
         services: service_ids.into_iter().collect(),
         levels_mask,
         trace_ids: trace_ids.into_bloom(),
-        terms: terms.into_bloom(),
+        terms: if with_terms { terms.into_bloom() } else { Bloom::everything() },
     }
 }
 
@@ -330,7 +334,7 @@ mod tests {
         r.trace_id = "abcd".into();
         r.body = "결제가 실패했습니다 timeout".into();
         let services = vec!["payment".to_string()];
-        let rg = index_records(&[&r], &services);
+        let rg = index_records(&[&r], &services, true);
         assert!(rg.may_contain_terms(&trawl_model::text::required_terms("실패")));
         assert!(rg.may_contain_terms(&["timeout".to_string()]));
         assert!(rg.may_contain_trace("abcd"));
@@ -363,7 +367,7 @@ mod tests {
         let mut r = Record::new(5);
         r.service = "cart".into();
         let services = vec!["cart".to_string()];
-        let rg = index_records(&[&r], &services);
+        let rg = index_records(&[&r], &services, true);
         let old = SegmentIndexV1 { format_version: 2, kind: SegmentKind::Records, tenant: "default".into(), n_rows: 1, min_time_ns: 5, max_time_ns: 5, services, levels_mask: rg.levels_mask, row_groups: vec![rg.clone()] };
         let payload = bincode::serialize(&old).unwrap();
         let mut bytes = INDEX_MAGIC_V1.to_vec();

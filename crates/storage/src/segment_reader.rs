@@ -5,7 +5,7 @@ use std::fs::File;
 use std::path::Path;
 
 use arrow::array::{Array, BooleanArray, Int32Array, Int64Array, RecordBatch, StringArray, TimestampNanosecondArray, UInt64Array};
-use parquet::arrow::arrow_reader::{ArrowPredicateFn, ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowFilter};
+use parquet::arrow::arrow_reader::{ArrowPredicateFn, ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowFilter, RowSelection, RowSelector};
 use parquet::arrow::ProjectionMask;
 use parquet::file::metadata::PageIndexPolicy;
 use trawl_model::{AttrValue, Attributes, Level, Record, Span, SpanEvent, SpanKind, SpanLink, StatusCode};
@@ -86,16 +86,19 @@ impl RowPrefilter {
 }
 
 /// Reads the rows of the given row groups of a records segment that pass `prefilter`, decoding
-/// only `columns` (None: all). Batches have the whole records schema: a
-/// column left out is null (empty text, time 0, no pattern), so [`RecordColumns`] views them;
-/// the typed attribute columns read follow the fixed ones.
+/// only `columns` (None: all) and, with `rows`, only those rows (ascending, numbered from the
+/// first row of the first row group given; pages holding none of them are not read). Batches
+/// have the whole records schema: a column left out is null (empty text, time 0, no pattern), so
+/// [`RecordColumns`] views them; the typed attribute columns read follow the fixed ones.
 pub fn read_record_rows(
     path: &Path,
     row_groups: Vec<usize>,
     columns: Option<&[&str]>,
     prefilter: Option<&RowPrefilter>,
+    rows: Option<&[u32]>,
 ) -> Result<Vec<RecordBatch>, StoreError> {
-    let batches = read_batches_filtered(path, row_groups, columns, prefilter)?;
+    let selection = rows.map(row_selection);
+    let batches = read_batches_filtered(path, row_groups, columns, prefilter, selection)?;
     let mut out = Vec::with_capacity(batches.len());
     for b in batches {
         let b = if columns.is_some() { with_all_record_columns(&b).map_err(|reason| StoreError::Corrupt { path: path.to_path_buf(), reason })? } else { b };
@@ -144,7 +147,31 @@ pub fn read_projected(
     columns: &[&str],
     prefilter: Option<&RowPrefilter>,
 ) -> Result<Vec<RecordBatch>, StoreError> {
-    read_batches_filtered(path, row_groups, Some(columns), prefilter)
+    read_batches_filtered(path, row_groups, Some(columns), prefilter, None)
+}
+
+/// Selects `rows` (ascending) and skips the rows between them.
+fn row_selection(rows: &[u32]) -> RowSelection {
+    let mut selectors = Vec::new();
+    let mut next = 0u32;
+    let mut i = 0;
+    while i < rows.len() {
+        let start = rows[i];
+        let mut end = start + 1;
+        i += 1;
+        while i < rows.len() && rows[i] <= end {
+            end = end.max(rows[i] + 1);
+            i += 1;
+        }
+        if start > next {
+            selectors.push(RowSelector::skip((start - next) as usize));
+        }
+        if end > next {
+            selectors.push(RowSelector::select((end - start.max(next)) as usize));
+            next = end;
+        }
+    }
+    RowSelection::from(selectors)
 }
 
 fn read_batches_filtered(
@@ -152,8 +179,8 @@ fn read_batches_filtered(
     row_groups: Vec<usize>,
     columns: Option<&[&str]>,
     prefilter: Option<&RowPrefilter>,
+    selection: Option<RowSelection>,
 ) -> Result<Vec<RecordBatch>, StoreError> {
-
     let corrupt = |reason: String| StoreError::Corrupt { path: path.to_path_buf(), reason };
     let file = File::open(path).map_err(|e| StoreError::io(path, e))?;
     let meta = file.metadata().map_err(|e| StoreError::io(path, e))?;
@@ -176,6 +203,7 @@ fn read_batches_filtered(
     if let Some(bad) = row_groups.iter().find(|&&rg| rg >= n_row_groups) {
         return Err(corrupt(format!("row group {bad} missing (file has {n_row_groups})")));
     }
+    let row_groups_read = row_groups.clone();
     let mut builder = builder.with_row_groups(row_groups).with_batch_size(8192);
     if let Some(columns) = columns {
         let schema = builder.parquet_schema();
@@ -192,6 +220,13 @@ fn read_batches_filtered(
     if let Some(filter) = prefilter.and_then(|p| p.row_filter(builder.parquet_schema())) {
         builder = builder.with_row_filter(filter);
     }
+    if let Some(selection) = selection {
+        let total: usize = row_groups_read.iter().map(|&rg| builder.metadata().row_group(rg).num_rows() as usize).sum();
+        if selection.row_count() + selection.skipped_row_count() > total {
+            return Err(corrupt(format!("rows selected beyond the {total} rows read")));
+        }
+        builder = builder.with_row_selection(selection);
+    }
     let reader = builder.build().map_err(|e| corrupt(e.to_string()))?;
     reader.map(|b| b.map_err(|e| corrupt(e.to_string()))).collect()
 }
@@ -207,7 +242,7 @@ pub fn read_record_batches_filtered(
     row_groups: Vec<usize>,
     prefilter: Option<&RowPrefilter>,
 ) -> Result<Vec<RecordBatch>, StoreError> {
-    let batches = read_batches_filtered(path, row_groups, None, prefilter)?;
+    let batches = read_batches_filtered(path, row_groups, None, prefilter, None)?;
     for b in &batches {
         RecordColumns::new(b, path)?;
     }
@@ -225,7 +260,7 @@ pub fn read_span_batches_filtered(
     row_groups: Vec<usize>,
     prefilter: Option<&RowPrefilter>,
 ) -> Result<Vec<RecordBatch>, StoreError> {
-    let batches = read_batches_filtered(path, row_groups, None, prefilter)?;
+    let batches = read_batches_filtered(path, row_groups, None, prefilter, None)?;
     for b in &batches {
         SpanColumns::new(b, path)?;
     }
@@ -564,7 +599,7 @@ mod tests {
         assert_eq!(back, records);
 
         // A projection of one typed column reads it without the JSON.
-        let batches = read_record_rows(&path, vec![0], Some(&["time", "attributes.http.duration_ms"]), None).unwrap();
+        let batches = read_record_rows(&path, vec![0], Some(&["time", "attributes.http.duration_ms"]), None, None).unwrap();
         let c = RecordColumns::new(&batches[0], &path).unwrap();
         let typed = c.typed(AttrSource::Attributes, "http.duration_ms").unwrap();
         assert!(typed.array.f64_value(0).is_some());

@@ -25,8 +25,9 @@ use parquet::file::properties::WriterProperties;
 use trawl_model::{attributes_to_json, attributes_to_json_string, Record, Span};
 
 use crate::attribute_columns::{self, AttrSource, ColumnType, TypedColumn};
-use crate::filenames::{index_path_for, FORMAT_VERSION, META_FORMAT_VERSION, META_KIND, META_TENANT};
+use crate::filenames::{index_path_for, postings_path_for, FORMAT_VERSION, META_FORMAT_VERSION, META_KIND, META_TENANT};
 use crate::segment_index::{index_records, index_spans, RowGroupIndex, SegmentIndex, SegmentKind};
+use crate::row_index::RowIndexBuilder;
 use crate::StoreError;
 
 fn ts_field(name: &str) -> Field {
@@ -285,7 +286,8 @@ fn write_segment<T>(
     Ok(index)
 }
 
-/// Writes a records segment; `records` are sorted by service, level and time here.
+/// Writes a records segment and its row index; `records` are sorted by service, level and time
+/// here.
 pub fn write_records_segment(
     path: &Path,
     tenant: &str,
@@ -324,7 +326,12 @@ pub fn write_records_segment(
         let slice = |a: &ArrayRef| a.slice(rows.start, rows.len());
         records_with(&records[rows.clone()], slice(&attributes_json), slice(&resource_json), typed_arrays.iter().map(slice).collect(), schema.clone())
     };
-    write_segment(path, tenant, SegmentKind::Records, records, row_group_rows, to_batch, index_records, |r| &r.service, |r| r.time_ns, typed.clone(), &choices)
+    let index_rows = |rs: &[&Record], services: &[String]| index_records(rs, services, false);
+    let index = write_segment(path, tenant, SegmentKind::Records, records, row_group_rows, to_batch, index_rows, |r| &r.service, |r| r.time_ns, typed.clone(), &choices)?;
+    let mut row_index = RowIndexBuilder::default();
+    records.iter().for_each(|r| row_index.add_record(r));
+    row_index.write(&postings_path_for(path))?;
+    Ok(index)
 }
 
 /// Writes a spans segment; `spans` are sorted by start time here.

@@ -13,11 +13,12 @@ use trawl_wal::Wal;
 
 use crate::buffer::Chunk;
 use crate::config::{Durability, StoreConfig};
-use crate::filenames::{self, index_path_for, FORMAT_VERSION, INDEX_EXT, SEGMENT_EXT};
+use crate::filenames::{self, index_path_for, FORMAT_VERSION, INDEX_EXT, POSTINGS_EXT, SEGMENT_EXT};
 use crate::metastore::{Metastore, SegmentRow};
 use crate::metrics::StoreMetrics;
 use crate::pattern_registry::{PatternDelta, PatternRegistry, TemplateRow};
 use crate::segment_index::{SegmentIndex, SegmentKind};
+use crate::row_index::RowIndex;
 use crate::segment_writer::{write_records_segment, write_spans_segment};
 use crate::StoreError;
 
@@ -28,6 +29,25 @@ pub struct SegmentHandle {
     pub kind: SegmentKind,
     pub n_bytes: u64,
     pub index: SegmentIndex,
+    /// The exact row index of a records segment; None before format version 4, or when its
+    /// file is damaged (searches then read the row groups the sidecar index lets through).
+    pub row_index: Option<RowIndex>,
+}
+
+impl SegmentHandle {
+    fn new(path: PathBuf, kind: SegmentKind, n_bytes: u64, index: SegmentIndex) -> SegmentHandle {
+        let row_index = match kind {
+            SegmentKind::Records => match RowIndex::open(&filenames::postings_path_for(&path)) {
+                Ok(r) => r.filter(|r| r.n_rows() as u64 == index.n_rows),
+                Err(e) => {
+                    tracing::error!(path = %path.display(), error = %e, "row index damaged; searches of this segment read its row groups");
+                    None
+                }
+            },
+            SegmentKind::Spans => None,
+        };
+        SegmentHandle { path, kind, n_bytes, index, row_index }
+    }
 }
 
 /// What a query reads: acknowledged writes still in memory, and registered segments. Both are
@@ -243,7 +263,7 @@ impl Store {
             let path = config.data_dir.join(&row.path);
             let kind = SegmentKind::parse(&row.kind);
             match (kind, SegmentIndex::read(&index_path_for(&path))) {
-                (Some(kind), Ok(index)) => handles.push(Arc::new(SegmentHandle { path, kind, n_bytes: row.n_bytes, index })),
+                (Some(kind), Ok(index)) => handles.push(Arc::new(SegmentHandle::new(path, kind, row.n_bytes, index))),
                 (_, Err(e)) => {
                     tracing::error!(path = %path.display(), error = %e, "segment skipped: damaged index");
                     corrupt.push(format!("{}: {e}", path.display()));
@@ -506,7 +526,7 @@ fn remove_unregistered_files(data_dir: &Path, rows: &[SegmentRow]) {
         .iter()
         .flat_map(|r| {
             let p = data_dir.join(&r.path);
-            [index_path_for(&p), p]
+            filenames::segment_files(&p)
         })
         .collect();
     let mut stack = vec![data_dir.join(filenames::SEGMENTS_DIR)];
@@ -516,7 +536,7 @@ fn remove_unregistered_files(data_dir: &Path, rows: &[SegmentRow]) {
             let path = entry.path();
             if path.is_dir() {
                 stack.push(path);
-            } else if matches!(path.extension().and_then(|e| e.to_str()), Some(SEGMENT_EXT | INDEX_EXT))
+            } else if matches!(path.extension().and_then(|e| e.to_str()), Some(SEGMENT_EXT | INDEX_EXT | POSTINGS_EXT))
                 && !known.contains(&path)
             {
                 tracing::warn!(path = %path.display(), "removing unregistered segment file");
@@ -923,13 +943,11 @@ fn write_and_register<'a>(
             let index = match index {
                 Ok(i) => i,
                 Err(e) => {
-                    let _ = std::fs::remove_file(&path);
-                    let _ = std::fs::remove_file(index_path_for(&path));
+                    filenames::segment_files(&path).iter().for_each(|f| drop(std::fs::remove_file(f)));
                     return Err(e);
                 }
             };
-            let n_bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0)
-                + std::fs::metadata(index_path_for(&path)).map(|m| m.len()).unwrap_or(0);
+            let n_bytes: u64 = filenames::segment_files(&path).iter().map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0)).sum();
             if let Some(parent) = path.parent() {
                 std::fs::File::open(parent).and_then(|d| d.sync_all()).map_err(|e| StoreError::io(parent, e))?;
             }
@@ -955,15 +973,14 @@ fn write_and_register<'a>(
         Ok(gate) => gate,
         Err(e) => {
             for (path, ..) in &written {
-                let _ = std::fs::remove_file(path);
-                let _ = std::fs::remove_file(index_path_for(path));
+                filenames::segment_files(path).iter().for_each(|f| drop(std::fs::remove_file(f)));
             }
             return Err(e);
         }
     };
     let handles = written
         .into_iter()
-        .map(|(path, row, index, kind)| Arc::new(SegmentHandle { path, kind, n_bytes: row.n_bytes, index }))
+        .map(|(path, row, index, kind)| Arc::new(SegmentHandle::new(path, kind, row.n_bytes, index)))
         .collect();
     Ok((handles, gate))
 }

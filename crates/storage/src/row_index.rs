@@ -1,0 +1,321 @@
+//! The exact row index of a records segment: for every key (an index term of the body and the
+//! attribute values, a trace id, a service, a level), the rows of the segment that hold it.
+//!
+//! A lookup reads only the rows that match instead of whole row groups: "every record of this
+//! trace" or "the newest records with these words" decode a few pages, not the segment.
+//!
+//! Keys are kept as 32-bit hashes (xxh3 of a kind byte and the key): two keys of one segment
+//! with the same hash share a list (the union of both), which only lets extra rows through to
+//! the exact check every row gets anyway.
+//!
+//! File layout (`<segment>.postings`):
+//! ```text
+//! TRWLPST1
+//! postings lists                      one per key hash, `postings::encode`d row numbers
+//! key blocks                          per 128 keys: hashes (`postings::encode`d), then per key
+//!                                     its list's length (varint); the block starts with the
+//!                                     offset of its first list (varint)
+//! skip table                          per key block: first hash u32, offset u64, length u32
+//! footer                              skip table offset u64, blocks u32, rows u32,
+//!                                     crc32 of the skip table u32, TRWLPST1
+//! ```
+//! Only the skip table (16 bytes per 128 keys) stays in memory; a lookup reads one key block
+//! and one list.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use trawl_model::{Level, Record};
+
+use crate::postings::{self, get_varint, put_varint};
+use crate::StoreError;
+
+const MAGIC: &[u8; 8] = b"TRWLPST1";
+const KEYS_PER_BLOCK: usize = 128;
+const FOOTER_LEN: usize = 8 + 4 + 4 + 4 + 8;
+
+/// What a row is looked up by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IndexKey<'a> {
+    /// An index term of the body or an attribute value (`trawl_model::text::index_terms`).
+    Term(&'a str),
+    /// A trace id, normalised.
+    Trace(&'a str),
+    /// A service, lowercased.
+    Service(&'a str),
+    Level(Level),
+}
+
+impl IndexKey<'_> {
+    fn hash(&self) -> u32 {
+        let mut h = xxhash_rust::xxh3::Xxh3::new();
+        match self {
+            IndexKey::Term(t) => {
+                h.update(b"w");
+                h.update(t.as_bytes());
+            }
+            IndexKey::Trace(t) => {
+                h.update(b"t");
+                h.update(t.as_bytes());
+            }
+            IndexKey::Service(s) => {
+                h.update(b"s");
+                h.update(s.as_bytes());
+            }
+            IndexKey::Level(l) => h.update(&[b'l', *l as u8]),
+        }
+        h.digest() as u32
+    }
+}
+
+/// Collects the keys of records in row order, then writes the file.
+#[derive(Default)]
+pub(crate) struct RowIndexBuilder {
+    lists: ahash::AHashMap<u32, Vec<u32>>,
+    n_rows: u32,
+}
+
+impl RowIndexBuilder {
+    fn add(&mut self, key: IndexKey<'_>, row: u32) {
+        let list = self.lists.entry(key.hash()).or_default();
+        if list.last() != Some(&row) {
+            list.push(row);
+        }
+    }
+
+    /// Adds the next row; rows are numbered in the order added (the segment's row order).
+    pub(crate) fn add_record(&mut self, r: &Record) {
+        let row = self.n_rows;
+        self.n_rows += 1;
+        crate::segment_index::record_terms(r, |t| self.add(IndexKey::Term(t), row));
+        if !r.trace_id.is_empty() {
+            self.add(IndexKey::Trace(&r.trace_id), row);
+        }
+        self.add(IndexKey::Service(&r.service.to_lowercase()), row);
+        self.add(IndexKey::Level(r.level), row);
+    }
+
+    pub(crate) fn encode(self) -> Vec<u8> {
+        let mut keys: Vec<(u32, Vec<u32>)> = self.lists.into_iter().collect();
+        keys.sort_unstable_by_key(|(h, _)| *h);
+        let mut out = MAGIC.to_vec();
+        let mut list_offsets = Vec::with_capacity(keys.len() + 1);
+        for (_, rows) in &keys {
+            list_offsets.push(out.len() as u64);
+            postings::encode(rows, &mut out);
+        }
+        list_offsets.push(out.len() as u64);
+        let mut skip = Vec::new();
+        for (b, block) in keys.chunks(KEYS_PER_BLOCK).enumerate() {
+            let start = out.len() as u64;
+            let first = b * KEYS_PER_BLOCK;
+            put_varint(&mut out, list_offsets[first]);
+            let hashes: Vec<u32> = block.iter().map(|(h, _)| *h).collect();
+            postings::encode(&hashes, &mut out);
+            for k in first..first + block.len() {
+                put_varint(&mut out, list_offsets[k + 1] - list_offsets[k]);
+            }
+            skip.extend_from_slice(&hashes[0].to_le_bytes());
+            skip.extend_from_slice(&start.to_le_bytes());
+            skip.extend_from_slice(&((out.len() as u64 - start) as u32).to_le_bytes());
+        }
+        let skip_offset = out.len() as u64;
+        out.extend_from_slice(&skip);
+        out.extend_from_slice(&skip_offset.to_le_bytes());
+        out.extend_from_slice(&(keys.len().div_ceil(KEYS_PER_BLOCK) as u32).to_le_bytes());
+        out.extend_from_slice(&self.n_rows.to_le_bytes());
+        out.extend_from_slice(&crc32fast::hash(&skip).to_le_bytes());
+        out.extend_from_slice(MAGIC);
+        out
+    }
+
+    /// Writes and fsyncs the file.
+    pub(crate) fn write(self, path: &Path) -> Result<u64, StoreError> {
+        let bytes = self.encode();
+        let mut f = File::create(path).map_err(|e| StoreError::io(path, e))?;
+        f.write_all(&bytes).map_err(|e| StoreError::io(path, e))?;
+        f.sync_all().map_err(|e| StoreError::io(path, e))?;
+        Ok(bytes.len() as u64)
+    }
+}
+
+/// An open row index: its skip table in memory, the rest read per lookup.
+#[derive(Debug)]
+pub struct RowIndex {
+    path: PathBuf,
+    /// Per key block: first hash, offset, length.
+    blocks: Vec<(u32, u64, u32)>,
+    n_rows: u32,
+    file_len: u64,
+}
+
+impl RowIndex {
+    /// Opens the index of a segment. `Ok(None)` when the segment has none (written before it
+    /// existed); an error when the file is damaged.
+    pub fn open(path: &Path) -> Result<Option<RowIndex>, StoreError> {
+        let corrupt = |reason: String| StoreError::Corrupt { path: path.to_path_buf(), reason };
+        let mut file = match File::open(path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(StoreError::io(path, e)),
+        };
+        let file_len = file.metadata().map_err(|e| StoreError::io(path, e))?.len();
+        if file_len < (MAGIC.len() + FOOTER_LEN) as u64 {
+            return Err(corrupt(format!("row index of {file_len} bytes is too short")));
+        }
+        let footer = read_at(&mut file, path, file_len - FOOTER_LEN as u64, FOOTER_LEN)?;
+        let u32_at = |i: usize| u32::from_le_bytes(footer[i..i + 4].try_into().expect("4 bytes"));
+        let skip_offset = u64::from_le_bytes(footer[0..8].try_into().expect("8 bytes"));
+        let (n_blocks, n_rows, crc) = (u32_at(8), u32_at(12), u32_at(16));
+        if &footer[20..28] != MAGIC {
+            return Err(corrupt("row index footer magic missing".into()));
+        }
+        let skip_len = n_blocks as u64 * 16;
+        if skip_offset < MAGIC.len() as u64 || skip_offset + skip_len != file_len - FOOTER_LEN as u64 {
+            return Err(corrupt(format!("row index skip table at {skip_offset} of {n_blocks} blocks does not fit")));
+        }
+        let skip = read_at(&mut file, path, skip_offset, skip_len as usize)?;
+        if crc32fast::hash(&skip) != crc {
+            return Err(corrupt("row index skip table checksum mismatch".into()));
+        }
+        let blocks = skip
+            .chunks_exact(16)
+            .map(|c| {
+                let first = u32::from_le_bytes(c[0..4].try_into().expect("4 bytes"));
+                let offset = u64::from_le_bytes(c[4..12].try_into().expect("8 bytes"));
+                let len = u32::from_le_bytes(c[12..16].try_into().expect("4 bytes"));
+                (first, offset, len)
+            })
+            .collect::<Vec<_>>();
+        if blocks.iter().any(|&(_, offset, len)| offset + len as u64 > skip_offset) || blocks.windows(2).any(|w| w[1].0 < w[0].0) {
+            return Err(corrupt("row index key blocks out of place".into()));
+        }
+        Ok(Some(RowIndex { path: path.to_path_buf(), blocks, n_rows, file_len }))
+    }
+
+    pub fn n_rows(&self) -> u32 {
+        self.n_rows
+    }
+
+    /// Bytes held in memory for this index.
+    pub fn memory_bytes(&self) -> usize {
+        self.blocks.len() * 16 + self.path.as_os_str().len()
+    }
+
+    /// The rows holding `key`, ascending (a superset when another key shares its hash).
+    pub fn rows(&self, key: IndexKey<'_>) -> Result<Vec<u32>, StoreError> {
+        let corrupt = |reason: String| StoreError::Corrupt { path: self.path.clone(), reason };
+        let hash = key.hash();
+        let b = self.blocks.partition_point(|&(first, ..)| first <= hash);
+        if b == 0 {
+            return Ok(Vec::new());
+        }
+        let (_, offset, len) = self.blocks[b - 1];
+        let mut file = File::open(&self.path).map_err(|e| StoreError::io(&self.path, e))?;
+        let block = read_at(&mut file, &self.path, offset, len as usize)?;
+        let mut at = 0;
+        let lists_start = get_varint(&block, &mut at).map_err(corrupt)?;
+        let (hashes, used) = postings::decode(&block[at..]).map_err(corrupt)?;
+        at += used;
+        let Ok(k) = hashes.binary_search(&hash) else { return Ok(Vec::new()) };
+        let mut list_offset = lists_start;
+        for _ in 0..k {
+            list_offset += get_varint(&block, &mut at).map_err(corrupt)?;
+        }
+        let list_len = get_varint(&block, &mut at).map_err(corrupt)?;
+        if list_offset + list_len > offset || list_len > self.file_len {
+            return Err(corrupt(format!("row list at {list_offset} of {list_len} bytes out of place")));
+        }
+        let bytes = read_at(&mut file, &self.path, list_offset, list_len as usize)?;
+        let (rows, _) = postings::decode(&bytes).map_err(corrupt)?;
+        if rows.last().is_some_and(|&r| r >= self.n_rows) {
+            return Err(corrupt(format!("row {} beyond the segment's {} rows", rows[rows.len() - 1], self.n_rows)));
+        }
+        Ok(rows)
+    }
+}
+
+fn read_at(file: &mut File, path: &Path, offset: u64, len: usize) -> Result<Vec<u8>, StoreError> {
+    let mut buf = vec![0; len];
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileExt;
+        file.read_exact_at(&mut buf, offset).map_err(|e| StoreError::io(path, e))?;
+    }
+    #[cfg(not(unix))]
+    {
+        use std::io::{Read, Seek, SeekFrom};
+        file.seek(SeekFrom::Start(offset)).map_err(|e| StoreError::io(path, e))?;
+        file.read_exact(&mut buf).map_err(|e| StoreError::io(path, e))?;
+    }
+    Ok(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use trawl_model::AttrValue;
+
+    fn record(i: usize) -> Record {
+        let mut r = Record::new(i as i64);
+        r.service = if i % 3 == 0 { "Pay" } else { "orders" }.into();
+        r.level = if i % 10 == 0 { Level::Error } else { Level::Info };
+        r.body = format!("req {i} 결제가 실패했습니다 code{}", i % 7);
+        r.trace_id = format!("{:032x}", i / 4);
+        r.attributes.push(("user.id".into(), AttrValue::Str(format!("u-{}", i % 50))));
+        r
+    }
+
+    fn build(n: usize) -> (tempfile::TempDir, PathBuf, Vec<Record>) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("records-1.postings");
+        let records: Vec<Record> = (0..n).map(record).collect();
+        let mut b = RowIndexBuilder::default();
+        records.iter().for_each(|r| b.add_record(r));
+        b.write(&path).unwrap();
+        (dir, path, records)
+    }
+
+    #[test]
+    fn every_key_finds_exactly_its_rows() {
+        let (_dir, path, records) = build(5000);
+        let index = RowIndex::open(&path).unwrap().unwrap();
+        assert_eq!(index.n_rows(), 5000);
+        let expect = |f: &dyn Fn(&Record) -> bool| records.iter().enumerate().filter(|(_, r)| f(r)).map(|(i, _)| i as u32).collect::<Vec<_>>();
+        assert_eq!(index.rows(IndexKey::Trace(&format!("{:032x}", 17))).unwrap(), vec![68, 69, 70, 71]);
+        assert_eq!(index.rows(IndexKey::Service("pay")).unwrap(), expect(&|r| r.service == "Pay"));
+        assert_eq!(index.rows(IndexKey::Level(Level::Error)).unwrap(), expect(&|r| r.level == Level::Error));
+        assert_eq!(index.rows(IndexKey::Term("code3")).unwrap(), expect(&|r| r.body.ends_with("code3")));
+        assert_eq!(index.rows(IndexKey::Term("결제")).unwrap().len(), 5000);
+        assert_eq!(index.rows(IndexKey::Term("4321")).unwrap(), vec![4321]);
+        assert_eq!(index.rows(IndexKey::Term("u")).unwrap().len(), 5000);
+        assert_eq!(index.rows(IndexKey::Term("absent")).unwrap(), Vec::<u32>::new());
+        assert_eq!(index.rows(IndexKey::Trace("absent")).unwrap(), Vec::<u32>::new());
+    }
+
+    #[test]
+    fn a_segment_without_an_index_has_none_and_damage_is_an_error() {
+        let (dir, path, _) = build(3000);
+        assert!(RowIndex::open(&dir.path().join("none.postings")).unwrap().is_none());
+        let good = std::fs::read(&path).unwrap();
+        for cut in [0, 8, good.len() / 2, good.len() - 1] {
+            std::fs::write(&path, &good[..cut]).unwrap();
+            assert!(RowIndex::open(&path).is_err(), "cut at {cut}");
+        }
+        // A flipped byte in a list or key block is an error on lookup, or a list that the exact
+        // check after it filters; never a panic or a row beyond the segment.
+        for at in (8..good.len() - FOOTER_LEN).step_by(37) {
+            let mut bad = good.clone();
+            bad[at] ^= 0x5a;
+            std::fs::write(&path, &bad).unwrap();
+            if let Ok(Some(index)) = RowIndex::open(&path) {
+                for key in [IndexKey::Term("결제"), IndexKey::Service("orders"), IndexKey::Term("code1")] {
+                    if let Ok(rows) = index.rows(key) {
+                        assert!(rows.iter().all(|&r| r < 3000));
+                    }
+                }
+            }
+        }
+    }
+}
