@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 use trawl_model::Record;
-use trawl_storage::{read_record_rows, record_from_batch, RecordColumns, RowPrefilter, SegmentKind, Snapshot, StoreError, TraceIdSet};
+use trawl_storage::{read_record_rows, record_from_batch, RecordColumns, RowPrefilter, SegmentIndex, SegmentKind, Snapshot, StoreError, TraceIdSet};
 
 use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
 
@@ -292,26 +292,19 @@ impl<'a> Scan<'a> {
             let projection: Option<Vec<String>> = wanted.as_ref().map(|w| w.resolve(&seg.index));
             let projection: Option<Vec<&str>> = projection.as_ref().map(|p| p.iter().map(String::as_str).collect());
             row_groups.sort_by_key(|&i| Reverse(seg.index.row_groups[i].max_time_ns));
-            for rg in row_groups {
+            let (reads, skipped) = plan_reads(&seg.index, &row_groups, candidates.as_deref(), &first_rows);
+            stats.row_groups_skipped += skipped;
+            for read in reads {
                 self.check()?;
-                if sink.floor().is_some_and(|f| seg.index.row_groups[rg].max_time_ns <= f) {
-                    stats.row_groups_skipped += 1;
+                if sink.floor().is_some_and(|f| read.max_time_ns <= f) {
+                    stats.row_groups_skipped += read.row_groups.len();
                     continue;
                 }
-                let index = &seg.index.row_groups[rg];
-                let rows = candidates.as_deref().map(|c| rows_in(c, first_rows[rg], index.n_rows));
-                if rows.as_ref().is_some_and(|r| r.is_empty()) {
-                    stats.row_groups_skipped += 1;
-                    continue;
-                }
-                // Candidates spread over much of the row group: reading it whole is cheaper
-                // than alternating between skipping and reading.
-                let rows = rows.filter(|r| r.len() as u64 * 8 < index.n_rows);
-                stats.row_groups_scanned += 1;
-                stats.rows_scanned += rows.as_ref().map_or(index.n_rows as usize, Vec::len);
-                let partly_outside = index.min_time_ns < start || index.max_time_ns > end;
+                stats.row_groups_scanned += read.row_groups.len();
+                stats.rows_scanned += read.n_rows;
+                let partly_outside = read.min_time_ns < start || read.max_time_ns > end;
                 let filter = (selective || partly_outside).then_some(&prefilter);
-                let batches = match read_record_rows(&seg.path, vec![rg], projection.as_deref(), filter, rows.as_deref()) {
+                let batches = match read_record_rows(&seg.path, read.row_groups, projection.as_deref(), filter, read.rows.as_deref()) {
                     Ok(b) => b,
                     Err(e) => {
                         warnings.push(corrupt_warning(&e));
@@ -353,6 +346,64 @@ impl<'a> Scan<'a> {
         }
         Ok(())
     }
+}
+
+/// One read of a segment: row groups, and the rows of them to decode (None: all).
+struct Read {
+    row_groups: Vec<usize>,
+    /// Ascending, numbered from the first row of the first row group of `row_groups`.
+    rows: Option<Vec<u32>>,
+    n_rows: usize,
+    min_time_ns: i64,
+    max_time_ns: i64,
+}
+
+/// The reads of a segment's row groups `row_groups` (newest first): each row group on its own
+/// when it is read whole, and the row groups where the row index names few rows together, in
+/// one read of only those rows (one file open and one pass over the column chunks). Also the
+/// number of row groups left out because the row index names none of their rows.
+fn plan_reads(index: &SegmentIndex, row_groups: &[usize], candidates: Option<&[u32]>, first_rows: &[u64]) -> (Vec<Read>, usize) {
+    let whole = |rg: usize| {
+        let i = &index.row_groups[rg];
+        Read { row_groups: vec![rg], rows: None, n_rows: i.n_rows as usize, min_time_ns: i.min_time_ns, max_time_ns: i.max_time_ns }
+    };
+    let Some(candidates) = candidates else { return (row_groups.iter().map(|&rg| whole(rg)).collect(), 0) };
+    let mut reads = Vec::new();
+    let mut sparse: Vec<(usize, Vec<u32>)> = Vec::new();
+    let mut skipped = 0;
+    for &rg in row_groups {
+        let n_rows = index.row_groups[rg].n_rows;
+        let rows = rows_in(candidates, first_rows[rg], n_rows);
+        if rows.is_empty() {
+            skipped += 1;
+        } else if rows.len() as u64 * 8 < n_rows {
+            sparse.push((rg, rows));
+        } else {
+            // Candidates spread over much of the row group: reading it whole is cheaper than
+            // alternating between skipping and reading.
+            reads.push(whole(rg));
+        }
+    }
+    if !sparse.is_empty() {
+        sparse.sort_by_key(|(rg, _)| *rg);
+        let (mut rows, mut offset) = (Vec::new(), 0u32);
+        for (rg, rg_rows) in &sparse {
+            rows.extend(rg_rows.iter().map(|r| r + offset));
+            offset += index.row_groups[*rg].n_rows as u32;
+        }
+        let groups = || sparse.iter().map(|(rg, _)| &index.row_groups[*rg]);
+        reads.insert(
+            0,
+            Read {
+                n_rows: rows.len(),
+                row_groups: sparse.iter().map(|(rg, _)| *rg).collect(),
+                rows: Some(rows),
+                min_time_ns: groups().map(|g| g.min_time_ns).min().unwrap_or(i64::MIN),
+                max_time_ns: groups().map(|g| g.max_time_ns).max().unwrap_or(i64::MAX),
+            },
+        );
+    }
+    (reads, skipped)
 }
 
 /// The rows of `candidates` (ascending, numbered in the segment) within the row group of
