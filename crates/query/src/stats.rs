@@ -243,17 +243,26 @@ impl<'a> Stats<'a> {
             .into_iter()
             .map(|(key, mut states)| {
                 let mut row: Vec<Value> = key.iter().map(Key::to_value).collect();
-                for state in states.iter_mut() {
+                for (s, state) in states.iter_mut().enumerate() {
                     if let AggState::Values(values) = state {
                         values.retain(|v| !v.is_nan());
-                        values.sort_unstable_by(|a, b| a.total_cmp(b));
+                        // Only the ranks the quantiles read are put in place: a few linear
+                        // selections instead of a sort of every value.
+                        let mut ranks: Vec<usize> = Vec::new();
+                        for (i, agg) in aggregates.iter().enumerate() {
+                            let source = if self.shares_values[i] { self.first_same[i] } else { i };
+                            if let (AggFunc::Quantile(q, _), true) = (&agg.func, source == s) {
+                                ranks.extend(quantile_ranks(values.len(), *q));
+                            }
+                        }
+                        select_ranks(values, &mut ranks);
                     }
                 }
                 for (i, agg) in aggregates.iter().enumerate() {
                     if let AggFunc::Quantile(q, _) = &agg.func {
                         let source = if self.shares_values[i] { self.first_same[i] } else { i };
                         row.push(match &states[source] {
-                            AggState::Values(sorted) => quantile_of_sorted(sorted, *q),
+                            AggState::Values(selected) => quantile_of_selected(selected, *q),
                             _ => Value::Null,
                         });
                         continue;
@@ -298,14 +307,38 @@ fn agg_input(func: &AggFunc) -> Option<&ValueExpr> {
     }
 }
 
-/// The nearest-rank-interpolated quantile of `values` (sorted, without NaN; exact).
-fn quantile_of_sorted(values: &[f64], q: f64) -> Value {
+/// The two ranks (0-based positions in sorted order) the `q` quantile of `n` values reads, and
+/// the weight of the upper one.
+fn quantile_rank(n: usize, q: f64) -> (usize, usize, f64) {
+    let rank = q.clamp(0.0, 1.0) * n.saturating_sub(1) as f64;
+    let (lo, hi) = (rank.floor() as usize, rank.ceil() as usize);
+    (lo, hi, rank - lo as f64)
+}
+
+fn quantile_ranks(n: usize, q: f64) -> [usize; 2] {
+    let (lo, hi, _) = quantile_rank(n, q);
+    [lo, hi]
+}
+
+/// Puts the values of the given ranks in place, as a sort would (each at its position, smaller
+/// values before it, larger after), by successive selections.
+fn select_ranks(values: &mut [f64], ranks: &mut Vec<usize>) {
+    ranks.sort_unstable();
+    ranks.dedup();
+    let (mut from, n) = (0, values.len());
+    for &r in ranks.iter().filter(|&&r| r < n) {
+        values[from..].select_nth_unstable_by(r - from, |a, b| a.total_cmp(b));
+        from = r + 1;
+    }
+}
+
+/// The linearly interpolated quantile of `values`, in which the ranks it reads
+/// ([`quantile_ranks`]) are in place (without NaN; exact).
+fn quantile_of_selected(values: &[f64], q: f64) -> Value {
     if values.is_empty() {
         return Value::Null;
     }
-    let rank = q.clamp(0.0, 1.0) * (values.len() - 1) as f64;
-    let (lo, hi) = (rank.floor() as usize, rank.ceil() as usize);
-    let frac = rank - lo as f64;
+    let (lo, hi, frac) = quantile_rank(values.len(), q);
     Value::Float(values[lo] + (values[hi] - values[lo]) * frac)
 }
 
@@ -448,6 +481,8 @@ mod tests {
     use trawl_model::{AttrValue, Record};
     use trawl_storage::{Store, StoreConfig};
 
+    use super::{quantile_of_selected, quantile_ranks, select_ranks};
+
     use crate::pipeline::{run_query, QueryLimits, QueryOutput, QueryRequest};
 
     const T0: i64 = 1_700_000_000_000_000_000;
@@ -494,6 +529,24 @@ mod tests {
         match run_query(&store.snapshot(), &request).unwrap().output {
             QueryOutput::Table(t) => t.rows,
             QueryOutput::Records(_) => panic!("{q}: stats answers a table"),
+        }
+    }
+
+    proptest! {
+        /// Selecting the ranks a set of quantiles reads gives what sorting every value gives.
+        #[test]
+        fn selected_quantiles_equal_sorted_quantiles(
+            values in proptest::collection::vec(-1e6f64..1e6, 0..300),
+            qs in proptest::collection::vec(0.0f64..=1.0, 1..5),
+        ) {
+            let mut sorted = values.clone();
+            sorted.sort_unstable_by(|a, b| a.total_cmp(b));
+            let mut selected = values;
+            let mut ranks: Vec<usize> = qs.iter().flat_map(|&q| quantile_ranks(selected.len(), q)).collect();
+            select_ranks(&mut selected, &mut ranks);
+            for &q in &qs {
+                prop_assert_eq!(quantile_of_selected(&selected, q), quantile_of_selected(&sorted, q));
+            }
         }
     }
 
