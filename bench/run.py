@@ -201,7 +201,7 @@ def profile_trawl(server, queries, spec: dict, work: str) -> dict:
     if shutil.which("perf") is None:
         return {"error": "perf not installed"}
     out = {}
-    for q in ("q1", "q2", "q4"):
+    for q in ("q1", "q2", "q3", "q4", "q5"):
         data = os.path.join(work, "trawl", f"perf-{q}.data")
         rec = subprocess.Popen(["perf", "record", "-F", "999", "-g", "-o", data, "-p", str(server.pid)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -2,6 +2,8 @@
 //!
 //! One entry per row group: time range, services and levels present, a Bloom filter of trace ids
 //! and a Bloom filter of index terms (words, and CJK unigrams/bigrams; see `trawl_model::text`).
+//! Records segments of format version 4 on have an empty term filter: their row index
+//! ([`crate::RowIndex`]) maps every term to its rows exactly.
 //! The index also lists the segment's typed attribute columns (format version 3), so a query
 //! plans which columns to read without opening the Parquet file.
 //! File layout: `TRWLIDX2` (`TRWLIDX1` before format version 3, without the typed columns),
