@@ -4,7 +4,7 @@
 //! A lookup reads only the rows that match instead of whole row groups: "every record of this
 //! trace" or "the newest records with these words" decode a few pages, not the segment.
 //!
-//! Keys are kept as 32-bit hashes (xxh3 of a kind byte and the key): two keys of one segment
+//! Keys are kept as 32-bit hashes (xxh3 of the key, seeded by its kind): two keys of one segment
 //! with the same hash share a list (the union of both), which only lets extra rows through to
 //! the exact check every row gets anyway.
 //!
@@ -49,23 +49,15 @@ pub enum IndexKey<'a> {
 
 impl IndexKey<'_> {
     fn hash(&self) -> u32 {
-        let mut h = xxhash_rust::xxh3::Xxh3::new();
-        match self {
-            IndexKey::Term(t) => {
-                h.update(b"w");
-                h.update(t.as_bytes());
-            }
-            IndexKey::Trace(t) => {
-                h.update(b"t");
-                h.update(t.as_bytes());
-            }
-            IndexKey::Service(s) => {
-                h.update(b"s");
-                h.update(s.as_bytes());
-            }
-            IndexKey::Level(l) => h.update(&[b'l', *l as u8]),
-        }
-        h.digest() as u32
+        use xxhash_rust::xxh3::xxh3_64_with_seed as hash;
+        // One seed per kind keeps the kinds apart: a word equal to a trace id is another key.
+        let h = match self {
+            IndexKey::Term(t) => hash(t.as_bytes(), 1),
+            IndexKey::Trace(t) => hash(t.as_bytes(), 2),
+            IndexKey::Service(s) => hash(s.as_bytes(), 3),
+            IndexKey::Level(l) => hash(&[*l as u8], 4),
+        };
+        h as u32
     }
 }
 
@@ -74,6 +66,8 @@ impl IndexKey<'_> {
 pub(crate) struct RowIndexBuilder {
     lists: ahash::AHashMap<u32, Vec<u32>>,
     n_rows: u32,
+    /// The last service seen, as given and lowercased.
+    service: (String, String),
 }
 
 impl RowIndexBuilder {
@@ -92,7 +86,13 @@ impl RowIndexBuilder {
         if !r.trace_id.is_empty() {
             self.add(IndexKey::Trace(&r.trace_id), row);
         }
-        self.add(IndexKey::Service(&r.service.to_lowercase()), row);
+        // Records come sorted by service: the lowercased name is made once per run.
+        if self.service.0 != r.service {
+            self.service = (r.service.clone(), r.service.to_lowercase());
+        }
+        let service = std::mem::take(&mut self.service.1);
+        self.add(IndexKey::Service(&service), row);
+        self.service.1 = service;
         self.add(IndexKey::Level(r.level), row);
     }
 
