@@ -83,24 +83,24 @@ impl Requirements {
 }
 
 impl Requirements {
-    /// The rows of a segment that may match, from its row index: ascending, exact for every
-    /// requirement (the search expression still checks each row). None when the requirements
-    /// name nothing the index holds.
+    /// The rows of a segment that may match, from its row index: ascending, a superset of the
+    /// rows meeting every requirement (the row blocks holding them; the search expression
+    /// checks each row). None when the requirements name nothing the index holds.
     pub fn rows(&self, index: &RowIndex) -> Result<Option<Vec<u32>>, StoreError> {
         let mut lists: Vec<Vec<u32>> = Vec::new();
         if let Some(id) = &self.trace_id {
-            lists.push(index.rows(IndexKey::Trace(id))?);
+            lists.push(index.blocks(IndexKey::Trace(id))?);
         }
         for t in &self.terms {
             if lists.last().is_some_and(|l| l.is_empty()) {
                 return Ok(Some(Vec::new()));
             }
-            lists.push(index.rows(IndexKey::Term(t))?);
+            lists.push(index.blocks(IndexKey::Term(t))?);
         }
         let union_of = |keys: Vec<IndexKey<'_>>| -> Result<Vec<u32>, StoreError> {
             let mut all = Vec::new();
             for k in keys {
-                all = trawl_storage::union_rows(&all, &index.rows(k)?);
+                all = trawl_storage::union_rows(&all, &index.blocks(k)?);
             }
             Ok(all)
         };
@@ -112,14 +112,14 @@ impl Requirements {
         }
         lists.sort_by_key(|l| l.len());
         let mut lists = lists.into_iter();
-        let Some(mut rows) = lists.next() else { return Ok(None) };
+        let Some(mut blocks) = lists.next() else { return Ok(None) };
         for l in lists {
-            if rows.is_empty() {
+            if blocks.is_empty() {
                 break;
             }
-            rows = trawl_storage::intersect_rows(&rows, &l);
+            blocks = trawl_storage::intersect_rows(&blocks, &l);
         }
-        Ok(Some(rows))
+        Ok(Some(index.rows_of(&blocks)))
     }
 }
 

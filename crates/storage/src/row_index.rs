@@ -1,8 +1,9 @@
 //! The exact row index of a records segment: for every key (an index term of the body and the
-//! attribute values, a trace id, a service, a level), the rows of the segment that hold it.
+//! attribute values, a trace id, a service, a level), the row blocks of the segment (64 rows
+//! each) that hold it.
 //!
-//! A lookup reads only the rows that match instead of whole row groups: "every record of this
-//! trace" or "the newest records with these words" decode a few pages, not the segment.
+//! A lookup reads only the pages of the rows that may match instead of whole row groups: "the
+//! newest records with these words" decodes a few pages, not the segment.
 //!
 //! Keys are kept as 32-bit hashes (xxh3 of the key, seeded by its kind): two keys of one segment
 //! with the same hash share a list (the union of both), which only lets extra rows through to
@@ -11,16 +12,17 @@
 //! File layout (`<segment>.postings`):
 //! ```text
 //! TRWLPST1
-//! postings lists                      one per key hash, `postings::encode`d row numbers
-//! key blocks                          per 128 keys: hashes (`postings::encode`d), then per key
-//!                                     its list's length (varint); the block starts with the
-//!                                     offset of its first list (varint)
+//! block lists                         one per key in more than one row block,
+//!                                     `postings::encode`d block numbers
+//! key blocks                          per 128 keys: the offset of the first one's list (varint),
+//!                                     the hashes (`postings::encode`d), then per key a tag
+//!                                     (varint): its only row block inline, or its list's length
 //! skip table                          per key block: first hash u32, offset u64, length u32
 //! footer                              skip table offset u64, blocks u32, rows u32,
 //!                                     crc32 of the skip table u32, TRWLPST1
 //! ```
 //! Only the skip table (16 bytes per 128 keys) stays in memory; a lookup reads one key block
-//! and one list.
+//! and at most one list.
 
 use std::fs::File;
 use std::io::Write;
@@ -33,6 +35,10 @@ use crate::StoreError;
 
 const MAGIC: &[u8; 8] = b"TRWLPST1";
 const KEYS_PER_BLOCK: usize = 128;
+/// Rows per row block, the unit the lists name. A Parquet page of bodies holds about a hundred
+/// rows, so naming single rows would read no fewer pages; blocks make a frequent word's list a
+/// bit per 64 rows and a rare one's a few bytes, and the query's exact check sorts out the rows.
+pub const ROWS_PER_BLOCK: u32 = 64;
 const FOOTER_LEN: usize = 8 + 4 + 4 + 4 + 8;
 
 /// What a row is looked up by.
@@ -72,9 +78,10 @@ pub(crate) struct RowIndexBuilder {
 
 impl RowIndexBuilder {
     fn add(&mut self, key: IndexKey<'_>, row: u32) {
+        let block = row / ROWS_PER_BLOCK;
         let list = self.lists.entry(key.hash()).or_default();
-        if list.last() != Some(&row) {
-            list.push(row);
+        if list.last() != Some(&block) {
+            list.push(block);
         }
     }
 
@@ -100,12 +107,19 @@ impl RowIndexBuilder {
         let mut keys: Vec<(u32, Vec<u32>)> = self.lists.into_iter().collect();
         keys.sort_unstable_by_key(|(h, _)| *h);
         let mut out = MAGIC.to_vec();
-        let mut list_offsets = Vec::with_capacity(keys.len() + 1);
-        for (_, rows) in &keys {
+        // Per key: where its list starts, and its tag (see `Tag`).
+        let mut list_offsets = Vec::with_capacity(keys.len());
+        let mut tags = Vec::with_capacity(keys.len());
+        for (_, blocks) in &keys {
             list_offsets.push(out.len() as u64);
-            postings::encode(rows, &mut out);
+            if let [only] = blocks.as_slice() {
+                tags.push(Tag::Inline(*only).encode());
+            } else {
+                let start = out.len();
+                postings::encode(blocks, &mut out);
+                tags.push(Tag::List(out.len() - start).encode());
+            }
         }
-        list_offsets.push(out.len() as u64);
         let mut skip = Vec::new();
         for (b, block) in keys.chunks(KEYS_PER_BLOCK).enumerate() {
             let start = out.len() as u64;
@@ -113,8 +127,8 @@ impl RowIndexBuilder {
             put_varint(&mut out, list_offsets[first]);
             let hashes: Vec<u32> = block.iter().map(|(h, _)| *h).collect();
             postings::encode(&hashes, &mut out);
-            for k in first..first + block.len() {
-                put_varint(&mut out, list_offsets[k + 1] - list_offsets[k]);
+            for &tag in &tags[first..first + block.len()] {
+                put_varint(&mut out, tag);
             }
             skip.extend_from_slice(&hashes[0].to_le_bytes());
             skip.extend_from_slice(&start.to_le_bytes());
@@ -145,9 +159,8 @@ impl RowIndexBuilder {
 pub struct RowIndex {
     path: PathBuf,
     /// Per key block: first hash, offset, length.
-    blocks: Vec<(u32, u64, u32)>,
+    key_blocks: Vec<(u32, u64, u32)>,
     n_rows: u32,
-    file_len: u64,
 }
 
 impl RowIndex {
@@ -179,7 +192,7 @@ impl RowIndex {
         if crc32fast::hash(&skip) != crc {
             return Err(corrupt("row index skip table checksum mismatch".into()));
         }
-        let blocks = skip
+        let key_blocks = skip
             .chunks_exact(16)
             .map(|c| {
                 let first = u32::from_le_bytes(c[0..4].try_into().expect("4 bytes"));
@@ -188,10 +201,10 @@ impl RowIndex {
                 (first, offset, len)
             })
             .collect::<Vec<_>>();
-        if blocks.iter().any(|&(_, offset, len)| offset + len as u64 > skip_offset) || blocks.windows(2).any(|w| w[1].0 < w[0].0) {
+        if key_blocks.iter().any(|&(_, offset, len)| offset + len as u64 > skip_offset) || key_blocks.windows(2).any(|w| w[1].0 < w[0].0) {
             return Err(corrupt("row index key blocks out of place".into()));
         }
-        Ok(Some(RowIndex { path: path.to_path_buf(), blocks, n_rows, file_len }))
+        Ok(Some(RowIndex { path: path.to_path_buf(), key_blocks, n_rows }))
     }
 
     pub fn n_rows(&self) -> u32 {
@@ -200,18 +213,19 @@ impl RowIndex {
 
     /// Bytes held in memory for this index.
     pub fn memory_bytes(&self) -> usize {
-        self.blocks.len() * 16 + self.path.as_os_str().len()
+        self.key_blocks.len() * 16 + self.path.as_os_str().len()
     }
 
-    /// The rows holding `key`, ascending (a superset when another key shares its hash).
-    pub fn rows(&self, key: IndexKey<'_>) -> Result<Vec<u32>, StoreError> {
+    /// The row blocks ([`ROWS_PER_BLOCK`] rows each) holding `key`, ascending (a superset when
+    /// another key shares its hash); [`RowIndex::rows_of`] turns them into rows.
+    pub fn blocks(&self, key: IndexKey<'_>) -> Result<Vec<u32>, StoreError> {
         let corrupt = |reason: String| StoreError::Corrupt { path: self.path.clone(), reason };
         let hash = key.hash();
-        let b = self.blocks.partition_point(|&(first, ..)| first <= hash);
+        let b = self.key_blocks.partition_point(|&(first, ..)| first <= hash);
         if b == 0 {
             return Ok(Vec::new());
         }
-        let (_, offset, len) = self.blocks[b - 1];
+        let (_, offset, len) = self.key_blocks[b - 1];
         let mut file = File::open(&self.path).map_err(|e| StoreError::io(&self.path, e))?;
         let block = read_at(&mut file, &self.path, offset, len as usize)?;
         let mut at = 0;
@@ -221,18 +235,59 @@ impl RowIndex {
         let Ok(k) = hashes.binary_search(&hash) else { return Ok(Vec::new()) };
         let mut list_offset = lists_start;
         for _ in 0..k {
-            list_offset += get_varint(&block, &mut at).map_err(corrupt)?;
+            if let Tag::List(len) = Tag::decode(get_varint(&block, &mut at).map_err(corrupt)?) {
+                list_offset += len as u64;
+            }
         }
-        let list_len = get_varint(&block, &mut at).map_err(corrupt)?;
-        if list_offset + list_len > offset || list_len > self.file_len {
-            return Err(corrupt(format!("row list at {list_offset} of {list_len} bytes out of place")));
+        let blocks = match Tag::decode(get_varint(&block, &mut at).map_err(corrupt)?) {
+            Tag::Inline(only) => vec![only],
+            Tag::List(len) => {
+                if list_offset + len as u64 > offset {
+                    return Err(corrupt(format!("row list at {list_offset} of {len} bytes out of place")));
+                }
+                let bytes = read_at(&mut file, &self.path, list_offset, len)?;
+                postings::decode(&bytes).map_err(corrupt)?.0
+            }
+        };
+        if blocks.last().is_some_and(|&b| b >= self.n_rows.div_ceil(ROWS_PER_BLOCK)) {
+            return Err(corrupt(format!("row block {} beyond the segment's {} rows", blocks[blocks.len() - 1], self.n_rows)));
         }
-        let bytes = read_at(&mut file, &self.path, list_offset, list_len as usize)?;
-        let (rows, _) = postings::decode(&bytes).map_err(corrupt)?;
-        if rows.last().is_some_and(|&r| r >= self.n_rows) {
-            return Err(corrupt(format!("row {} beyond the segment's {} rows", rows[rows.len() - 1], self.n_rows)));
+        Ok(blocks)
+    }
+
+    /// The rows of row blocks (ascending), ascending.
+    pub fn rows_of(&self, blocks: &[u32]) -> Vec<u32> {
+        let mut rows = Vec::with_capacity(blocks.len() * ROWS_PER_BLOCK as usize);
+        for &b in blocks {
+            let first = b.saturating_mul(ROWS_PER_BLOCK);
+            rows.extend(first..first.saturating_add(ROWS_PER_BLOCK).min(self.n_rows));
         }
-        Ok(rows)
+        rows
+    }
+}
+
+/// What a key block says of one key: its only row block, inline (`block << 1 | 1`), or the
+/// length in bytes of its list (`len << 1`), which follows the previous key's list.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Tag {
+    Inline(u32),
+    List(usize),
+}
+
+impl Tag {
+    fn encode(self) -> u64 {
+        match self {
+            Tag::Inline(block) => (block as u64) << 1 | 1,
+            Tag::List(len) => (len as u64) << 1,
+        }
+    }
+
+    fn decode(v: u64) -> Tag {
+        if v & 1 == 1 {
+            Tag::Inline((v >> 1).min(u32::MAX as u64) as u32)
+        } else {
+            Tag::List((v >> 1).min(u32::MAX as u64) as usize)
+        }
     }
 }
 
@@ -278,20 +333,26 @@ mod tests {
     }
 
     #[test]
-    fn every_key_finds_exactly_its_rows() {
+    fn every_key_finds_exactly_its_row_blocks() {
         let (_dir, path, records) = build(5000);
         let index = RowIndex::open(&path).unwrap().unwrap();
         assert_eq!(index.n_rows(), 5000);
-        let expect = |f: &dyn Fn(&Record) -> bool| records.iter().enumerate().filter(|(_, r)| f(r)).map(|(i, _)| i as u32).collect::<Vec<_>>();
-        assert_eq!(index.rows(IndexKey::Trace(&format!("{:032x}", 17))).unwrap(), vec![68, 69, 70, 71]);
-        assert_eq!(index.rows(IndexKey::Service("pay")).unwrap(), expect(&|r| r.service == "Pay"));
-        assert_eq!(index.rows(IndexKey::Level(Level::Error)).unwrap(), expect(&|r| r.level == Level::Error));
-        assert_eq!(index.rows(IndexKey::Term("code3")).unwrap(), expect(&|r| r.body.ends_with("code3")));
-        assert_eq!(index.rows(IndexKey::Term("결제")).unwrap().len(), 5000);
-        assert_eq!(index.rows(IndexKey::Term("4321")).unwrap(), vec![4321]);
-        assert_eq!(index.rows(IndexKey::Term("u")).unwrap().len(), 5000);
-        assert_eq!(index.rows(IndexKey::Term("absent")).unwrap(), Vec::<u32>::new());
-        assert_eq!(index.rows(IndexKey::Trace("absent")).unwrap(), Vec::<u32>::new());
+        let expect = |f: &dyn Fn(&Record) -> bool| {
+            let mut blocks: Vec<u32> = records.iter().enumerate().filter(|(_, r)| f(r)).map(|(i, _)| i as u32 / ROWS_PER_BLOCK).collect();
+            blocks.dedup();
+            blocks
+        };
+        let rows = |key| index.rows_of(&index.blocks(key).unwrap());
+        assert_eq!(index.blocks(IndexKey::Trace(&format!("{:032x}", 17))).unwrap(), vec![1]);
+        assert_eq!(index.blocks(IndexKey::Service("pay")).unwrap(), expect(&|r| r.service == "Pay"));
+        assert_eq!(index.blocks(IndexKey::Level(Level::Error)).unwrap(), expect(&|r| r.level == Level::Error));
+        assert_eq!(index.blocks(IndexKey::Term("code3")).unwrap(), expect(&|r| r.body.ends_with("code3")));
+        assert_eq!(rows(IndexKey::Term("결제")), (0..5000).collect::<Vec<u32>>());
+        assert_eq!(rows(IndexKey::Term("4321")), (4288..4352).collect::<Vec<u32>>());
+        assert_eq!(rows(IndexKey::Term("4999")), (4992..5000).collect::<Vec<u32>>(), "the last block is short");
+        assert_eq!(index.blocks(IndexKey::Term("u")).unwrap().len(), 5000usize.div_ceil(64));
+        assert_eq!(index.blocks(IndexKey::Term("absent")).unwrap(), Vec::<u32>::new());
+        assert_eq!(index.blocks(IndexKey::Trace("absent")).unwrap(), Vec::<u32>::new());
     }
 
     #[test]
@@ -311,8 +372,8 @@ mod tests {
             std::fs::write(&path, &bad).unwrap();
             if let Ok(Some(index)) = RowIndex::open(&path) {
                 for key in [IndexKey::Term("결제"), IndexKey::Service("orders"), IndexKey::Term("code1")] {
-                    if let Ok(rows) = index.rows(key) {
-                        assert!(rows.iter().all(|&r| r < 3000));
+                    if let Ok(blocks) = index.blocks(key) {
+                        assert!(index.rows_of(&blocks).iter().all(|&r| r < 3000));
                     }
                 }
             }
