@@ -277,22 +277,12 @@ impl<'a> Scan<'a> {
                 stats.row_groups_skipped += row_groups.len();
                 continue;
             }
-            let first_rows: Vec<u64> = seg
-                .index
-                .row_groups
-                .iter()
-                .scan(0u64, |next, rg| {
-                    let first = *next;
-                    *next += rg.n_rows;
-                    Some(first)
-                })
-                .collect();
             stats.segments_scanned += 1;
             // Per segment: a key with a typed column there reads that column only.
             let projection: Option<Vec<String>> = wanted.as_ref().map(|w| w.resolve(&seg.index));
             let projection: Option<Vec<&str>> = projection.as_ref().map(|p| p.iter().map(String::as_str).collect());
             row_groups.sort_by_key(|&i| Reverse(seg.index.row_groups[i].max_time_ns));
-            let (reads, skipped) = plan_reads(&seg.index, &row_groups, candidates.as_deref(), &first_rows);
+            let (reads, skipped) = plan_reads(&seg.index, &row_groups, candidates.as_deref());
             stats.row_groups_skipped += skipped;
             for read in reads {
                 self.check()?;
@@ -362,12 +352,22 @@ struct Read {
 /// when it is read whole, and the row groups where the row index names few rows together, in
 /// one read of only those rows (one file open and one pass over the column chunks). Also the
 /// number of row groups left out because the row index names none of their rows.
-fn plan_reads(index: &SegmentIndex, row_groups: &[usize], candidates: Option<&[u32]>, first_rows: &[u64]) -> (Vec<Read>, usize) {
+fn plan_reads(index: &SegmentIndex, row_groups: &[usize], candidates: Option<&[u32]>) -> (Vec<Read>, usize) {
     let whole = |rg: usize| {
         let i = &index.row_groups[rg];
         Read { row_groups: vec![rg], rows: None, n_rows: i.n_rows as usize, min_time_ns: i.min_time_ns, max_time_ns: i.max_time_ns }
     };
     let Some(candidates) = candidates else { return (row_groups.iter().map(|&rg| whole(rg)).collect(), 0) };
+    // The segment's row number of each row group's first row.
+    let first_rows: Vec<u64> = index
+        .row_groups
+        .iter()
+        .scan(0u64, |next, rg| {
+            let first = *next;
+            *next += rg.n_rows;
+            Some(first)
+        })
+        .collect();
     let mut reads = Vec::new();
     let mut sparse: Vec<(usize, Vec<u32>)> = Vec::new();
     let mut skipped = 0;

@@ -211,11 +211,6 @@ impl RowIndex {
         self.n_rows
     }
 
-    /// Bytes held in memory for this index.
-    pub fn memory_bytes(&self) -> usize {
-        self.key_blocks.len() * 16 + self.path.as_os_str().len()
-    }
-
     /// The row blocks ([`ROWS_PER_BLOCK`] rows each) holding `key`, ascending (a superset when
     /// another key shares its hash); [`RowIndex::rows_of`] turns them into rows.
     pub fn blocks(&self, key: IndexKey<'_>) -> Result<Vec<u32>, StoreError> {
