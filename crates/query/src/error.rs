@@ -23,3 +23,12 @@ pub enum QueryError {
     #[error("internal error: {0}")]
     Internal(String),
 }
+
+impl From<trawl_storage::StoreError> for QueryError {
+    fn from(e: trawl_storage::StoreError) -> QueryError {
+        match e {
+            trawl_storage::StoreError::Internal(m) => QueryError::Internal(m),
+            other => QueryError::Storage(other.to_string()),
+        }
+    }
+}

@@ -2,16 +2,16 @@
 //! spans (or, without one, the message of their `exception` event) and bodies of its ERROR and
 //! FATAL records, grouped after masking their variable parts (`trawl_trace::mask_message`).
 //!
-//! Segments and row groups are skipped by the sidecar index (time range, services, and levels
-//! for records); what remains is scanned, up to [`MAX_ITEMS`] error items.
+//! Read with the snapshot's scan, asking for the service's error spans and records only (the
+//! sidecar and row indexes leave the rest unread), up to [`MAX_ITEMS`] error items.
 
 use std::collections::HashMap;
 
-use trawl_model::{Level, Record, Span, StatusCode};
-use trawl_storage::{read_record_rows, read_span_batches, RowPrefilter, span_from_batch, RecordColumns, SegmentHandle, SegmentKind, Snapshot, SpanColumns};
+use trawl_model::{Level, Record, Span};
+use arrow::array::RecordBatch;
+use std::path::Path;
+use trawl_storage::{span_from_batch, RecordColumns, ScanFilter, ScanStats, ScanVisitor, SegmentIndex, SegmentKind, Snapshot, SpanColumns};
 use trawl_trace::mask_message;
-
-use crate::search::corrupt_warning;
 
 /// Error items looked at per request; beyond, the answer says it is truncated.
 pub const MAX_ITEMS: u64 = 100_000;
@@ -123,8 +123,67 @@ pub fn span_error_message(span: &Span) -> String {
     format!("{}: error status without a message", span.name)
 }
 
-fn is_error_level(level: Level) -> bool {
-    matches!(level, Level::Error | Level::Fatal)
+/// Feeds the error spans and records a scan hands out to the groups, and stops the scan once
+/// they are full.
+struct Collector<'g, 's> {
+    groups: &'g mut Groups,
+    kind: SegmentKind,
+    service: &'s str,
+    columns: Option<&'s [&'s str]>,
+}
+
+/// The groups are full: the rest of the scan is left out.
+struct Full;
+
+impl ScanVisitor for Collector<'_, '_> {
+    type Error = Full;
+
+    fn check(&self) -> Result<(), Full> {
+        match self.groups.full() {
+            true => Err(Full),
+            false => Ok(()),
+        }
+    }
+
+    fn columns(&self, _index: &SegmentIndex) -> Option<Vec<String>> {
+        self.columns.map(|c| c.iter().map(|s| s.to_string()).collect())
+    }
+
+    fn record(&mut self, record: &Record) -> Result<(), Full> {
+        if record.service == self.service {
+            self.groups.add(&record.body, false, record.time_ns);
+        }
+        Ok(())
+    }
+
+    fn span(&mut self, span: &Span) -> Result<(), Full> {
+        if span.service == self.service {
+            self.groups.add(&span_error_message(span), true, span.start_ns);
+        }
+        Ok(())
+    }
+
+    fn batch(&mut self, batch: &RecordBatch, path: &Path) -> Result<(), Full> {
+        match self.kind {
+            SegmentKind::Spans => {
+                let Ok(c) = SpanColumns::new(batch, path) else { return Ok(()) }; // checked by the scan
+                for i in 0..c.len() {
+                    if c.service.value(i) == self.service {
+                        self.groups.add(&span_error_message(&span_from_batch(&c, i)), true, c.start.value(i));
+                    }
+                }
+            }
+            SegmentKind::Records => {
+                let Ok(c) = RecordColumns::new(batch, path) else { return Ok(()) }; // checked by the scan
+                for i in 0..c.len() {
+                    if c.service.value(i) == self.service {
+                        self.groups.add(c.body.value(i), false, c.time.value(i));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The error messages of a service in a window; see the module documentation.
@@ -132,78 +191,23 @@ pub fn error_messages(snapshot: &Snapshot, request: &ErrorMessagesRequest<'_>) -
     let (service, start, end) = (request.service, request.start_ns, request.end_ns);
     let mut groups = Groups::default();
     let mut warnings = Vec::new();
-    let span_matches = |s: &Span| s.service == service && s.status_code == StatusCode::Error && (start..=end).contains(&s.start_ns);
-    let record_matches = |r: &Record| r.service == service && is_error_level(r.level) && (start..=end).contains(&r.time_ns);
-    for chunk in &snapshot.chunks {
-        for span in chunk.spans.iter().filter(|s| span_matches(s)) {
-            groups.add(&span_error_message(span), true, span.start_ns);
-        }
-        for record in chunk.records.iter().filter(|r| record_matches(r)) {
-            groups.add(&record.body, false, record.time_ns);
-        }
-    }
-    // Newest segments first, so a truncated answer favours recent errors.
-    let mut segments: Vec<&SegmentHandle> = snapshot.segments.iter().map(|s| s.as_ref()).collect();
-    segments.sort_by_key(|s| std::cmp::Reverse(s.index.max_time_ns));
-    for seg in segments {
-        if groups.full() {
-            groups.truncated = true;
-            break;
-        }
-        let index = &seg.index;
-        let Ok(service_idx) = index.services.binary_search_by(|s| s.as_str().cmp(service)) else { continue };
-        if index.max_time_ns < start || index.min_time_ns > end {
-            continue;
-        }
-        let row_groups: Vec<usize> = index
-            .row_groups
-            .iter()
-            .enumerate()
-            .filter(|(_, rg)| rg.max_time_ns >= start && rg.min_time_ns <= end && rg.services.contains(&(service_idx as u32)))
-            .filter(|(_, rg)| seg.kind == SegmentKind::Spans || rg.has_level(Level::Error) || rg.has_level(Level::Fatal))
-            .map(|(i, _)| i)
-            .collect();
-        if row_groups.is_empty() {
-            continue;
-        }
-        // Only the service's ERROR and FATAL rows are decoded, and of them only what is shown.
-        let record_filter = RowPrefilter {
-            services: Some(vec![service.to_lowercase()]),
-            levels: Some(vec![Level::Error.as_str(), Level::Fatal.as_str()]),
-            ..RowPrefilter::time_range("time", start, end)
-        };
-        match seg.kind {
-            SegmentKind::Spans => match read_span_batches(&seg.path, row_groups) {
-                Ok(batches) => {
-                    for b in &batches {
-                        let Ok(c) = SpanColumns::new(b, &seg.path) else { continue };
-                        for i in 0..c.len() {
-                            let t = c.start.value(i);
-                            if c.service.value(i) == service && c.status_code.value(i) == StatusCode::Error.as_str() && (start..=end).contains(&t) {
-                                groups.add(&span_error_message(&span_from_batch(&c, i)), true, t);
-                            }
-                        }
-                    }
-                }
-                Err(e) => warnings.push(corrupt_warning(&e)),
-            },
-            SegmentKind::Records => match read_record_rows(&seg.path, row_groups, Some(&["time", "service", "level", "body"]), Some(&record_filter), None) {
-                Ok(batches) => {
-                    for b in &batches {
-                        let Ok(c) = RecordColumns::new(b, &seg.path) else { continue };
-                        for i in 0..c.len() {
-                            let t = c.time.value(i);
-                            let level = Level::parse(c.level.value(i));
-                            if c.service.value(i) == service && level.is_some_and(is_error_level) && (start..=end).contains(&t) {
-                                groups.add(c.body.value(i), false, t);
-                            }
-                        }
-                    }
-                }
-                Err(e) => warnings.push(corrupt_warning(&e)),
-            },
-        }
-    }
+    // Only the service's errors are decoded, and of them only what is shown; newest segments
+    // first, so a truncated answer favours recent errors.
+    let mut scan_warnings = Vec::new();
+    let errors = ScanFilter {
+        services: Some(vec![service.to_lowercase()]),
+        levels: Some(vec![Level::Error, Level::Fatal]),
+        ..ScanFilter::spans(start, end)
+    };
+    let mut stats = ScanStats::default();
+    let spans = Collector { groups: &mut groups, kind: SegmentKind::Spans, service, columns: None };
+    let stopped = snapshot.scan(&errors, &mut { spans }, &mut stats, &mut scan_warnings).is_err();
+    let errors = ScanFilter { kind: SegmentKind::Records, ..errors };
+    let columns = ["time", "service", "level", "body"];
+    let records = Collector { groups: &mut groups, kind: SegmentKind::Records, service, columns: Some(&columns) };
+    let stopped = stopped || snapshot.scan(&errors, &mut { records }, &mut stats, &mut scan_warnings).is_err();
+    groups.truncated |= stopped && groups.full();
+    warnings.extend(scan_warnings.iter().map(ToString::to_string));
     let mut messages: Vec<ErrorMessage> = groups.by_message.into_values().collect();
     messages.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.message.cmp(&b.message)));
     messages.truncate(request.limit);
@@ -214,7 +218,7 @@ pub fn error_messages(snapshot: &Snapshot, request: &ErrorMessagesRequest<'_>) -
 mod tests {
     use super::*;
     use std::sync::Arc;
-    use trawl_model::{AttrValue, SpanEvent, SpanKind};
+    use trawl_model::{AttrValue, SpanEvent, SpanKind, StatusCode};
     use trawl_storage::Chunk;
 
     fn span(service: &str, start_ns: i64, status: StatusCode, message: &str) -> Span {

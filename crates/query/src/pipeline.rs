@@ -592,14 +592,7 @@ impl TrendRange {
         let mut start = start_ns;
         let mut end = end_ns;
         if start_ns <= 0 || end_ns == i64::MAX {
-            let records = snapshot.chunks.iter().flat_map(|c| c.records.iter().map(|r| (r.time_ns, r.time_ns)));
-            let segments = snapshot
-                .segments
-                .iter()
-                .filter(|s| s.kind == trawl_storage::SegmentKind::Records)
-                .map(|s| (s.index.min_time_ns, s.index.max_time_ns));
-            let (lo, hi) = records.chain(segments).fold((i64::MAX, i64::MIN), |(lo, hi), (a, b)| (lo.min(a), hi.max(b)));
-            if lo <= hi {
+            if let Some((lo, hi)) = snapshot.time_bounds(trawl_storage::SegmentKind::Records) {
                 if start_ns <= 0 {
                     start = start_ns.max(lo);
                 }

@@ -1,7 +1,7 @@
 //! What every match of a query must have, for skipping segments and row groups unread.
 
 use trawl_model::{normalize_id, text, Level};
-use trawl_storage::{IndexKey, RowGroupIndex, RowIndex, SegmentIndex, StoreError};
+use trawl_storage::ScanFilter;
 
 use crate::ast::{core_field, Expr, FieldTerm};
 
@@ -27,99 +27,15 @@ impl Requirements {
         req
     }
 
-    /// Indexes (into the segment's service list) of the services allowed, None for any.
-    fn allowed_services(&self, index: &SegmentIndex) -> Option<Vec<u32>> {
-        let wanted = self.services.as_ref()?;
-        Some(
-            index
-                .services
-                .iter()
-                .enumerate()
-                .filter(|(_, s)| wanted.iter().any(|w| s.eq_ignore_ascii_case(w)))
-                .map(|(i, _)| i as u32)
-                .collect(),
-        )
-    }
-
-    /// Row groups of `index` that may hold a match within `[start, end]`.
-    pub fn row_groups(&self, index: &SegmentIndex, start: i64, end: i64) -> Vec<usize> {
-        if index.max_time_ns < start || index.min_time_ns > end {
-            return Vec::new();
+    /// The scan filter of a search for these requirements within `[start, end]`.
+    pub fn filter(&self, start_ns: i64, end_ns: i64) -> ScanFilter {
+        ScanFilter {
+            services: self.services.clone(),
+            levels: self.levels.clone(),
+            trace_ids: self.trace_id.clone().map(|id| vec![id]),
+            terms: self.terms.clone(),
+            ..ScanFilter::records(start_ns, end_ns)
         }
-        let services = self.allowed_services(index);
-        if services.as_ref().is_some_and(|s| s.is_empty()) {
-            return Vec::new();
-        }
-        index
-            .row_groups
-            .iter()
-            .enumerate()
-            .filter(|(_, rg)| self.row_group_may_match(rg, services.as_deref(), start, end))
-            .map(|(i, _)| i)
-            .collect()
-    }
-
-    fn row_group_may_match(&self, rg: &RowGroupIndex, services: Option<&[u32]>, start: i64, end: i64) -> bool {
-        if rg.max_time_ns < start || rg.min_time_ns > end {
-            return false;
-        }
-        if let Some(services) = services {
-            if !rg.services.iter().any(|s| services.contains(s)) {
-                return false;
-            }
-        }
-        if let Some(levels) = &self.levels {
-            if !levels.iter().any(|l| rg.has_level(*l)) {
-                return false;
-            }
-        }
-        if let Some(trace_id) = &self.trace_id {
-            if !rg.may_contain_trace(trace_id) {
-                return false;
-            }
-        }
-        rg.may_contain_terms(&self.terms)
-    }
-}
-
-impl Requirements {
-    /// The rows of a segment that may match, from its row index: ascending, a superset of the
-    /// rows meeting every requirement (the row blocks holding them; the search expression
-    /// checks each row). None when the requirements name nothing the index holds.
-    pub fn rows(&self, index: &RowIndex) -> Result<Option<Vec<u32>>, StoreError> {
-        let mut lists: Vec<Vec<u32>> = Vec::new();
-        if let Some(id) = &self.trace_id {
-            lists.push(index.blocks(IndexKey::Trace(id))?);
-        }
-        for t in &self.terms {
-            if lists.last().is_some_and(|l| l.is_empty()) {
-                return Ok(Some(Vec::new()));
-            }
-            lists.push(index.blocks(IndexKey::Term(t))?);
-        }
-        let union_of = |keys: Vec<IndexKey<'_>>| -> Result<Vec<u32>, StoreError> {
-            let mut all = Vec::new();
-            for k in keys {
-                all = trawl_storage::union_rows(&all, &index.blocks(k)?);
-            }
-            Ok(all)
-        };
-        if let Some(services) = &self.services {
-            lists.push(union_of(services.iter().map(|s| IndexKey::Service(s)).collect())?);
-        }
-        if let Some(levels) = &self.levels {
-            lists.push(union_of(levels.iter().map(|&l| IndexKey::Level(l)).collect())?);
-        }
-        lists.sort_by_key(|l| l.len());
-        let mut lists = lists.into_iter();
-        let Some(mut blocks) = lists.next() else { return Ok(None) };
-        for l in lists {
-            if blocks.is_empty() {
-                break;
-            }
-            blocks = trawl_storage::intersect_rows(&blocks, &l);
-        }
-        Ok(Some(index.rows_of(&blocks)))
     }
 }
 

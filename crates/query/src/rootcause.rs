@@ -18,13 +18,11 @@ use serde::Serialize;
 use trawl_model::{Record, Span, StatusCode};
 use arrow::array::{Array, RecordBatch, StringArray, TimestampNanosecondArray};
 use trawl_storage::{
-    parse_attributes, read_projected, read_record_batches_filtered, read_span_batches_filtered, record_from_batch, span_from_batch,
-    RecordColumns, RowGroupIndex, RowPrefilter, SegmentHandle, SegmentKind, Snapshot, SpanColumns, TraceIdSet,
+    parse_attributes, record_from_batch, span_from_batch, RecordColumns, ScanFilter, ScanRows, ScanStats, SegmentKind, Snapshot, SpanColumns,
 };
 use trawl_trace::{assemble, rank_causes, AssembledTrace, Cause, CauseKey};
 
 use crate::ast::Query;
-use crate::search::corrupt_warning;
 use crate::{search, QueryError, SearchRequest};
 
 /// The spans of a failing trace are looked for this long before and after its error span's
@@ -41,13 +39,10 @@ pub enum BaselineKind {
     SameTimeLastWeek,
 }
 
-/// True when some span starts in `[start, end)`: in the buffer, or in a segment whose sidecar
-/// says a row group covers that time.
+/// True when some span may start in `[start, end)`: in the buffer, or in a segment whose
+/// sidecar says a row group covers that time.
 fn has_spans(snapshot: &Snapshot, start: i64, end: i64) -> bool {
-    snapshot.chunks.iter().any(|c| c.spans.iter().any(|s| s.start_ns >= start && s.start_ns < end))
-        || snapshot.segments.iter().filter(|s| s.kind == SegmentKind::Spans).any(|s| {
-            s.index.row_groups.iter().any(|rg| rg.min_time_ns < end && rg.max_time_ns >= start)
-        })
+    snapshot.may_hold(&ScanFilter::spans(start, end - 1))
 }
 
 pub struct RootCauseRequest<'a> {
@@ -207,33 +202,31 @@ fn failing_traces(
         return Ok(ids);
     }
     let in_scope = |service: &str| request.service.is_none_or(|s| s == service);
-    for chunk in &snapshot.chunks {
-        for s in chunk.spans.iter().filter(|s| s.start_ns >= start && s.start_ns < end && s.status_code == StatusCode::Error) {
-            if in_scope(&s.service) {
+    // Only a few small columns, only the error spans of the window.
+    let filter = ScanFilter {
+        services: request.service.map(|s| vec![s.to_lowercase()]),
+        levels: Some(vec![trawl_model::Level::Error]),
+        ..ScanFilter::spans(start, end - 1)
+    };
+    let columns: &[&str] = if request.service.is_some() { &["start", "trace_id", "status_code", "service"] } else { &["start", "trace_id", "status_code"] };
+    scan(snapshot, &filter, Some(columns), warnings, |rows| match rows {
+        ScanRows::Span(s) => {
+            if s.status_code == StatusCode::Error && in_scope(&s.service) {
                 note(&s.trace_id, s.start_ns);
             }
         }
-    }
-    // Only a few small columns, only the rows of the window, only row groups with an error.
-    let prefilter = RowPrefilter {
-        services: request.service.map(|s| std::iter::once(s.to_lowercase()).collect()),
-        ..RowPrefilter::time_range("start", start, end - 1)
-    };
-    let keep = |seg: &SegmentHandle, rg: &RowGroupIndex| {
-        rg.has_level(trawl_model::Level::Error)
-            && request.service.is_none_or(|wanted| rg.services.iter().any(|&i| seg.index.services.get(i as usize).is_some_and(|s| s == wanted)))
-    };
-    let columns: &[&str] = if request.service.is_some() { &["start", "trace_id", "status_code", "service"] } else { &["start", "trace_id", "status_code"] };
-    scan_span_columns(snapshot, columns, &prefilter, keep, warnings, |b| {
-        let (Some(time), Some(trace_id), Some(status)) = (timestamps(b, "start"), strings(b, "trace_id"), strings(b, "status_code")) else {
-            return;
-        };
-        let service = strings(b, "service");
-        for i in 0..b.num_rows() {
-            if status.value(i) == "ERROR" && service.is_none_or(|s| in_scope(s.value(i))) {
-                note(trace_id.value(i), time.value(i));
+        ScanRows::Batch(b, _) => {
+            let (Some(time), Some(trace_id), Some(status)) = (timestamps(b, "start"), strings(b, "trace_id"), strings(b, "status_code")) else {
+                return;
+            };
+            let service = strings(b, "service");
+            for i in 0..b.num_rows() {
+                if status.value(i) == StatusCode::Error.as_str() && service.is_none_or(|s| in_scope(s.value(i))) {
+                    note(trace_id.value(i), time.value(i));
+                }
             }
         }
+        ScanRows::Record(_) => {}
     });
     Ok(ids)
 }
@@ -246,34 +239,11 @@ fn timestamps<'a>(batch: &'a RecordBatch, name: &str) -> Option<&'a TimestampNan
     batch.column_by_name(name).and_then(|c| c.as_any().downcast_ref::<TimestampNanosecondArray>())
 }
 
-/// Reads `columns` of the span row groups in the prefilter's time range that `keep` accepts,
-/// only the rows that pass `prefilter`, and hands each batch to `visit`. Damaged segments are
-/// skipped with a warning.
-fn scan_span_columns(
-    snapshot: &Snapshot,
-    columns: &[&str],
-    prefilter: &RowPrefilter,
-    keep: impl Fn(&SegmentHandle, &RowGroupIndex) -> bool,
-    warnings: &mut Vec<String>,
-    mut visit: impl FnMut(&RecordBatch),
-) {
-    for seg in snapshot.segments.iter().filter(|s| s.kind == SegmentKind::Spans) {
-        let row_groups: Vec<usize> = seg
-            .index
-            .row_groups
-            .iter()
-            .enumerate()
-            .filter(|(_, rg)| rg.max_time_ns >= prefilter.start_ns && rg.min_time_ns <= prefilter.end_ns && keep(seg, rg))
-            .map(|(i, _)| i)
-            .collect();
-        if row_groups.is_empty() {
-            continue;
-        }
-        match read_projected(&seg.path, row_groups, columns, Some(prefilter)) {
-            Ok(batches) => batches.iter().for_each(&mut visit),
-            Err(e) => warnings.push(corrupt_warning(&e)),
-        }
-    }
+/// A scan whose warnings are kept as text and whose statistics are not kept.
+fn scan(snapshot: &Snapshot, filter: &ScanFilter, columns: Option<&[&str]>, warnings: &mut Vec<String>, f: impl FnMut(ScanRows<'_>)) {
+    let mut scan_warnings = Vec::new();
+    snapshot.scan_with(filter, columns, &mut ScanStats::default(), &mut scan_warnings, f);
+    warnings.extend(scan_warnings.iter().map(ToString::to_string));
 }
 
 /// Versions seen per service, and the first error span per (service, operation), in a window.
@@ -297,25 +267,27 @@ fn cause_context(snapshot: &Snapshot, services: &[String], start: i64, end: i64,
         }
     };
     let wanted: HashSet<&str> = services.iter().map(|s| s.as_str()).collect();
-    for chunk in &snapshot.chunks {
-        for s in chunk.spans.iter().filter(|s| s.start_ns >= start && s.start_ns < end && wanted.contains(s.service.as_str())) {
-            visit(&s.service, &s.name, s.start_ns, s.status_code == StatusCode::Error, version_of(&s.resource));
-        }
-    }
-    let prefilter = RowPrefilter { services: Some(services.iter().map(|s| s.to_lowercase()).collect()), ..RowPrefilter::time_range("start", start, end - 1) };
-    let keep = |seg: &SegmentHandle, rg: &RowGroupIndex| {
-        rg.services.iter().any(|&i| seg.index.services.get(i as usize).is_some_and(|s| wanted.contains(s.as_str())))
-    };
+    let filter = ScanFilter { services: Some(services.iter().map(|s| s.to_lowercase()).collect()), ..ScanFilter::spans(start, end - 1) };
     let columns = ["start", "service", "name", "status_code", "resource"];
-    scan_span_columns(snapshot, &columns, &prefilter, keep, warnings, |b| {
-        let (Some(time), Some(service), Some(name), Some(status), Some(resource)) =
-            (timestamps(b, "start"), strings(b, "service"), strings(b, "name"), strings(b, "status_code"), strings(b, "resource"))
-        else {
-            return;
-        };
-        for i in 0..b.num_rows() {
-            visit(service.value(i), name.value(i), time.value(i), status.value(i) == "ERROR", version_in_json(resource.value(i)));
+    scan(snapshot, &filter, Some(&columns), warnings, |rows| match rows {
+        ScanRows::Span(s) => {
+            if wanted.contains(s.service.as_str()) {
+                visit(&s.service, &s.name, s.start_ns, s.status_code == StatusCode::Error, version_of(&s.resource));
+            }
         }
+        ScanRows::Batch(b, _) => {
+            let (Some(time), Some(service), Some(name), Some(status), Some(resource)) =
+                (timestamps(b, "start"), strings(b, "service"), strings(b, "name"), strings(b, "status_code"), strings(b, "resource"))
+            else {
+                return;
+            };
+            for i in 0..b.num_rows() {
+                if wanted.contains(service.value(i)) {
+                    visit(service.value(i), name.value(i), time.value(i), status.value(i) == StatusCode::Error.as_str(), version_in_json(resource.value(i)));
+                }
+            }
+        }
+        ScanRows::Record(_) => {}
     });
     context
 }
@@ -363,50 +335,30 @@ pub fn fetch_traces(
 ) -> (Vec<Span>, Vec<Record>) {
     let mut spans = Vec::new();
     let mut records = Vec::new();
+    let mut corrupt = Vec::new();
     if wanted.is_empty() {
         return (spans, records);
     }
-    for chunk in &snapshot.chunks {
-        spans.extend(chunk.spans.iter().filter(|s| wanted.contains(s.trace_id.as_str())).cloned());
-        records.extend(chunk.records.iter().filter(|r| wanted.contains(r.trace_id.as_str())).cloned());
-    }
     // Rows of other traces are dropped while decoding, before their bodies and attributes are.
-    let ids = std::sync::Arc::new(TraceIdSet::new(wanted.iter().copied()));
-    let span_filter = RowPrefilter { trace_ids: Some(ids.clone()), ..RowPrefilter::time_range("start", start, end) };
-    let record_filter = RowPrefilter { trace_ids: Some(ids.clone()), ..RowPrefilter::time_range("time", start, end) };
-    for seg in &snapshot.segments {
-        let row_groups: Vec<usize> = seg
-            .index
-            .row_groups
-            .iter()
-            .enumerate()
-            .filter(|(_, rg)| rg.max_time_ns >= start && rg.min_time_ns <= end)
-            .filter(|(_, rg)| rg.may_contain_any_trace(&ids))
-            .map(|(i, _)| i)
-            .collect();
-        if row_groups.is_empty() {
-            continue;
-        }
-        match seg.kind {
-            SegmentKind::Spans => match read_span_batches_filtered(&seg.path, row_groups, Some(&span_filter)) {
-                Ok(batches) => {
-                    for b in &batches {
-                        let Ok(c) = SpanColumns::new(b, &seg.path) else { continue };
-                        spans.extend((0..c.len()).filter(|&i| wanted.contains(c.trace_id.value(i))).map(|i| span_from_batch(&c, i)));
-                    }
-                }
-                Err(e) => warnings.push(corrupt_warning(&e)),
-            },
-            SegmentKind::Records => match read_record_batches_filtered(&seg.path, row_groups, Some(&record_filter)) {
-                Ok(batches) => {
-                    for b in &batches {
-                        let Ok(c) = RecordColumns::new(b, &seg.path) else { continue };
-                        records.extend((0..c.len()).filter(|&i| wanted.contains(c.trace_id.value(i))).map(|i| record_from_batch(&c, i)));
-                    }
-                }
-                Err(e) => warnings.push(corrupt_warning(&e)),
-            },
-        }
-    }
+    let ids: Vec<String> = wanted.iter().map(|id| id.to_string()).collect();
+    let filter = ScanFilter { trace_ids: Some(ids), ..ScanFilter::spans(start, end) };
+    scan(snapshot, &filter, None, warnings, |rows| match rows {
+        ScanRows::Span(s) => spans.push(s.clone()),
+        ScanRows::Batch(b, path) => match SpanColumns::new(b, path) {
+            Ok(c) => spans.extend((0..c.len()).filter(|&i| wanted.contains(c.trace_id.value(i))).map(|i| span_from_batch(&c, i))),
+            Err(e) => corrupt.push(e.to_string()),
+        },
+        ScanRows::Record(_) => {}
+    });
+    let filter = ScanFilter { kind: SegmentKind::Records, ..filter };
+    scan(snapshot, &filter, None, warnings, |rows| match rows {
+        ScanRows::Record(r) => records.push(r.clone()),
+        ScanRows::Batch(b, path) => match RecordColumns::new(b, path) {
+            Ok(c) => records.extend((0..c.len()).filter(|&i| wanted.contains(c.trace_id.value(i))).map(|i| record_from_batch(&c, i))),
+            Err(e) => corrupt.push(e.to_string()),
+        },
+        ScanRows::Span(_) => {}
+    });
+    warnings.append(&mut corrupt);
     (spans, records)
 }

@@ -27,7 +27,7 @@ use datafusion::error::DataFusionError;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::logical_expr::{create_udf, ColumnarValue, Volatility};
 use datafusion::prelude::{col, ident, lit, SQLOptions, SessionConfig, SessionContext};
-use trawl_storage::{record_batch, record_schema, span_batch, span_schema, AttrSource, SegmentKind, Snapshot, TypedArray};
+use trawl_storage::{record_batch, record_schema, span_batch, span_schema, AttrSource, ScanFilter, SegmentKind, Snapshot, TypedArray};
 
 use crate::pipeline::{QueryLimits, QueryOutput, QueryResult, Table};
 use crate::search::SearchStats;
@@ -108,12 +108,14 @@ async fn time_bounded_table(
     let mut urls = Vec::new();
     // Typed attribute columns of the segments read, by name; a name typed two ways is text.
     let mut typed: std::collections::BTreeMap<String, (AttrSource, String, DataType)> = Default::default();
-    for seg in snapshot.segments.iter().filter(|s| s.kind == kind) {
-        stats.segments_total += 1;
-        if seg.index.max_time_ns < start || seg.index.min_time_ns > end {
-            stats.segments_skipped += 1;
-            continue;
-        }
+    // The same pruning and buffer filter as every other read (`Snapshot::scan`); DataFusion
+    // then reads the segments' Parquet files itself.
+    let filter = ScanFilter::new(kind, start, end);
+    let segments = filter.segments(snapshot);
+    let total = snapshot.segments.iter().filter(|s| s.kind == kind).count();
+    stats.segments_total += total;
+    stats.segments_skipped += total - segments.len();
+    for seg in segments {
         for c in &seg.index.columns {
             let ty = c.field().data_type().clone();
             typed
@@ -137,12 +139,12 @@ async fn time_bounded_table(
     };
     let buffered = match kind {
         SegmentKind::Records => {
-            let rows: Vec<_> = snapshot.chunks.iter().flat_map(|c| c.records.iter()).filter(|r| r.time_ns >= start && r.time_ns <= end).collect();
+            let rows: Vec<_> = filter.buffered_records(snapshot).collect();
             stats.buffer_rows_scanned += rows.len();
             record_batch(&rows)
         }
         SegmentKind::Spans => {
-            let rows: Vec<_> = snapshot.chunks.iter().flat_map(|c| c.spans.iter()).filter(|s| s.start_ns >= start && s.start_ns <= end).collect();
+            let rows: Vec<_> = filter.buffered_spans(snapshot).collect();
             stats.buffer_rows_scanned += rows.len();
             span_batch(&rows)
         }

@@ -187,13 +187,13 @@ impl<'a> Stats<'a> {
                 }
                 (AggFunc::Min(_), AggState::Min(m)) => {
                     let v = input;
-                    if !v.is_null() && m.as_ref().is_none_or(|cur| v.sort_cmp(cur) == Ordering::Less) {
+                    if !v.is_null() && m.as_ref().is_none_or(|cur| replaces(&v, cur, Ordering::Less)) {
                         *m = Some(v);
                     }
                 }
                 (AggFunc::Max(_), AggState::Max(m)) => {
                     let v = input;
-                    if !v.is_null() && m.as_ref().is_none_or(|cur| v.sort_cmp(cur) == Ordering::Greater) {
+                    if !v.is_null() && m.as_ref().is_none_or(|cur| replaces(&v, cur, Ordering::Greater)) {
                         *m = Some(v);
                     }
                 }
@@ -470,6 +470,24 @@ impl<'b> Input<'b> {
             Input::Number(_, name) => RecordFields(&BatchRow::new(cols, i)).get(name),
             Input::Expr(e) => eval(e, &RecordFields(&BatchRow::new(cols, i))),
         }
+    }
+}
+
+/// True when `v` takes the place of `cur` as the minimum (`want` Less) or maximum (Greater).
+/// Numbers equal across types (`1` and `1.0`) are told apart by type, the integer first, so
+/// the answer does not depend on the order the rows come in (buffer or segment order).
+fn replaces(v: &Value, cur: &Value, want: Ordering) -> bool {
+    fn type_rank(v: &Value) -> u8 {
+        match v {
+            Value::Int(_) => 0,
+            Value::Time(_) => 1,
+            Value::Float(_) => 2,
+            _ => 3,
+        }
+    }
+    match v.sort_cmp(cur) {
+        Ordering::Equal => type_rank(v) < type_rank(cur),
+        o => o == want,
     }
 }
 

@@ -5,7 +5,7 @@
 //! one fsync for every request waiting), adds them to the in-memory buffer, then acknowledges.
 //! The flusher thread turns frozen buffers into segments, registers them in the metastore, and
 //! only then deletes the WAL files they came from. Queries read a [`Snapshot`]: buffer chunks
-//! and registered segments, both immutable.
+//! and registered segments, both immutable, through its one read path, [`Snapshot::scan`].
 
 mod alert_tables;
 mod attribute_columns;
@@ -21,6 +21,7 @@ mod pattern_tables;
 mod postings;
 mod rollup_tables;
 mod row_index;
+mod scan;
 mod segment_index;
 mod segment_reader;
 mod segment_writer;
@@ -36,9 +37,9 @@ pub use metastore::{Metastore, SavedQuery};
 pub use metrics::{Histogram, StoreMetrics};
 pub use pattern_registry::{TemplateRow, NO_PATTERN};
 pub use rollup_tables::RollupCompaction;
-pub use postings::{intersect as intersect_rows, union as union_rows};
 pub use row_index::{IndexKey, RowIndex};
 pub use segment_index::{RowGroupIndex, SegmentIndex, SegmentKind, TraceIdSet};
-pub use segment_reader::{parse_attributes, read_record_batches, read_record_batches_filtered, read_projected, read_span_batches_filtered, read_record_rows, RowPrefilter, read_span_batches, record_from_batch, span_from_batch, RecordColumns, SpanColumns};
+pub use scan::{ScanFilter, ScanRows, ScanStats, ScanVisitor, ScanWarning};
+pub use segment_reader::{parse_attributes, record_from_batch, span_from_batch, RecordColumns, SpanColumns};
 pub use segment_writer::{record_batch, record_schema, span_batch, span_schema, write_records_segment, write_spans_segment};
 pub use store::{PatternLookup, PatternTemplates, RollupView, SegmentHandle, Snapshot, Store, StoreStats, Subscriber};

@@ -1,5 +1,5 @@
-//! The exact row index of a records segment: for every key (an index term of the body and the
-//! attribute values, a trace id, a service, a level), the row blocks of the segment (64 rows
+//! The exact row index of a records segment: for every key (an index term of the body, the
+//! attribute values and the trace and span ids, a service, a level), the row blocks of the segment (64 rows
 //! each) that hold it.
 //!
 //! A lookup reads only the pages of the rows that may match instead of whole row groups: "the
@@ -44,10 +44,9 @@ const FOOTER_LEN: usize = 8 + 4 + 4 + 4 + 8;
 /// What a row is looked up by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IndexKey<'a> {
-    /// An index term of the body or an attribute value (`trawl_model::text::index_terms`).
+    /// An index term of the body or an attribute value (`trawl_model::text::index_terms`), or
+    /// the trace id or span id (normalised), which are terms too (`record_terms`).
     Term(&'a str),
-    /// A trace id, normalised.
-    Trace(&'a str),
     /// A service, lowercased.
     Service(&'a str),
     Level(Level),
@@ -56,10 +55,9 @@ pub enum IndexKey<'a> {
 impl IndexKey<'_> {
     fn hash(&self) -> u32 {
         use xxhash_rust::xxh3::xxh3_64_with_seed as hash;
-        // One seed per kind keeps the kinds apart: a word equal to a trace id is another key.
+        // One seed per kind keeps the kinds apart: a word equal to a service name is another key.
         let h = match self {
             IndexKey::Term(t) => hash(t.as_bytes(), 1),
-            IndexKey::Trace(t) => hash(t.as_bytes(), 2),
             IndexKey::Service(s) => hash(s.as_bytes(), 3),
             IndexKey::Level(l) => hash(&[*l as u8], 4),
         };
@@ -89,10 +87,8 @@ impl RowIndexBuilder {
     pub(crate) fn add_record(&mut self, r: &Record) {
         let row = self.n_rows;
         self.n_rows += 1;
+        // The trace id is one of the terms: a trace lookup is a term lookup.
         crate::segment_index::record_terms(r, |t| self.add(IndexKey::Term(t), row));
-        if !r.trace_id.is_empty() {
-            self.add(IndexKey::Trace(&r.trace_id), row);
-        }
         // Records come sorted by service: the lowercased name is made once per run.
         if self.service.0 != r.service {
             self.service = (r.service.clone(), r.service.to_lowercase());
@@ -338,7 +334,7 @@ mod tests {
             blocks
         };
         let rows = |key| index.rows_of(&index.blocks(key).unwrap());
-        assert_eq!(index.blocks(IndexKey::Trace(&format!("{:032x}", 17))).unwrap(), vec![1]);
+        assert_eq!(index.blocks(IndexKey::Term(&format!("{:032x}", 17))).unwrap(), vec![1]);
         assert_eq!(index.blocks(IndexKey::Service("pay")).unwrap(), expect(&|r| r.service == "Pay"));
         assert_eq!(index.blocks(IndexKey::Level(Level::Error)).unwrap(), expect(&|r| r.level == Level::Error));
         assert_eq!(index.blocks(IndexKey::Term("code3")).unwrap(), expect(&|r| r.body.ends_with("code3")));
@@ -347,7 +343,6 @@ mod tests {
         assert_eq!(rows(IndexKey::Term("4999")), (4992..5000).collect::<Vec<u32>>(), "the last block is short");
         assert_eq!(index.blocks(IndexKey::Term("u")).unwrap().len(), 5000usize.div_ceil(64));
         assert_eq!(index.blocks(IndexKey::Term("absent")).unwrap(), Vec::<u32>::new());
-        assert_eq!(index.blocks(IndexKey::Trace("absent")).unwrap(), Vec::<u32>::new());
     }
 
     #[test]

@@ -25,7 +25,7 @@ const MAX_CACHED_FOOTERS: usize = 4096;
 /// decoding: the other columns (bodies, attributes) are decoded only for rows that pass, and
 /// with the page index whole pages of them are skipped.
 #[derive(Debug, Clone)]
-pub struct RowPrefilter {
+pub(crate) struct RowPrefilter {
     /// `time` for records, `start` for spans.
     pub time_column: &'static str,
     pub start_ns: i64,
@@ -36,12 +36,14 @@ pub struct RowPrefilter {
     pub levels: Option<Vec<&'static str>>,
     /// Trace ids, one of which must match (None: any).
     pub trace_ids: Option<std::sync::Arc<crate::TraceIdSet>>,
+    /// Spans only: Some(true) keeps only the error status, Some(false) only the others.
+    pub error_status: Option<bool>,
 }
 
 impl RowPrefilter {
     /// A filter on the time range only, for records (`time`) or spans (`start`).
     pub fn time_range(time_column: &'static str, start_ns: i64, end_ns: i64) -> RowPrefilter {
-        RowPrefilter { time_column, start_ns, end_ns, services: None, levels: None, trace_ids: None }
+        RowPrefilter { time_column, start_ns, end_ns, services: None, levels: None, trace_ids: None, error_status: None }
     }
 
     fn row_filter(&self, schema: &parquet::schema::types::SchemaDescriptor) -> Option<RowFilter> {
@@ -49,6 +51,7 @@ impl RowPrefilter {
             .chain(self.services.as_ref().map(|_| "service"))
             .chain(self.levels.as_ref().map(|_| "level"))
             .chain(self.trace_ids.as_ref().map(|_| "trace_id"))
+            .chain(self.error_status.map(|_| "status_code"))
             .collect();
         let leaves: Vec<usize> = (0..schema.num_columns()).filter(|&i| wanted.contains(&schema.column(i).name())).collect();
         if leaves.len() != wanted.len() {
@@ -59,14 +62,14 @@ impl RowPrefilter {
             let n = batch.num_rows();
             let strings = |name: &str| batch.column_by_name(name).and_then(|c| c.as_any().downcast_ref::<StringArray>());
             let time = batch.column_by_name(filter.time_column).and_then(|c| c.as_any().downcast_ref::<TimestampNanosecondArray>());
-            let (service, level, trace_id) = (strings("service"), strings("level"), strings("trace_id"));
+            let (service, level, trace_id, status) = (strings("service"), strings("level"), strings("trace_id"), strings("status_code"));
             let keep = (0..n).map(|i| {
                 let in_time = time.is_none_or(|t| {
                     let t = t.value(i);
                     t >= filter.start_ns && t <= filter.end_ns
                 });
                 let service_ok = match (&filter.services, service) {
-                    (Some(wanted), Some(col)) => wanted.iter().any(|w| col.value(i).eq_ignore_ascii_case(w)),
+                    (Some(wanted), Some(col)) => wanted.iter().any(|w| crate::scan::service_matches(col.value(i), w)),
                     _ => true,
                 };
                 let level_ok = match (&filter.levels, level) {
@@ -77,7 +80,11 @@ impl RowPrefilter {
                     (Some(wanted), Some(col)) => wanted.may_contain(col.value(i)),
                     _ => true,
                 };
-                Some(in_time && service_ok && level_ok && trace_ok)
+                let status_ok = match (filter.error_status, status) {
+                    (Some(errors), Some(col)) => (col.value(i) == trawl_model::StatusCode::Error.as_str()) == errors,
+                    _ => true,
+                };
+                Some(in_time && service_ok && level_ok && trace_ok && status_ok)
             });
             Ok(BooleanArray::from_iter(keep))
         });
@@ -90,7 +97,7 @@ impl RowPrefilter {
 /// first row of the first row group given; pages holding none of them are not read). Batches
 /// have the whole records schema: a column left out is null (empty text, time 0, no pattern), so
 /// [`RecordColumns`] views them; the typed attribute columns read follow the fixed ones.
-pub fn read_record_rows(
+pub(crate) fn read_record_rows(
     path: &Path,
     row_groups: Vec<usize>,
     columns: Option<&[&str]>,
@@ -137,17 +144,6 @@ fn with_all_record_columns(batch: &RecordBatch) -> Result<RecordBatch, String> {
         std::sync::Arc::new(arrow::datatypes::Schema::new(fields))
     };
     RecordBatch::try_new(schema, columns).map_err(|e| e.to_string())
-}
-
-/// Reads row groups, optionally only some columns (`columns`, by name) and only the rows that
-/// pass `prefilter`.
-pub fn read_projected(
-    path: &Path,
-    row_groups: Vec<usize>,
-    columns: &[&str],
-    prefilter: Option<&RowPrefilter>,
-) -> Result<Vec<RecordBatch>, StoreError> {
-    read_batches_filtered(path, row_groups, Some(columns), prefilter, None)
 }
 
 /// Selects `rows` (ascending) and skips the rows between them.
@@ -232,12 +228,14 @@ fn read_batches_filtered(
 }
 
 /// Reads the given row groups of a records segment.
-pub fn read_record_batches(path: &Path, row_groups: Vec<usize>) -> Result<Vec<RecordBatch>, StoreError> {
+#[cfg(test)]
+pub(crate) fn read_record_batches(path: &Path, row_groups: Vec<usize>) -> Result<Vec<RecordBatch>, StoreError> {
     read_record_batches_filtered(path, row_groups, None)
 }
 
 /// Reads the rows of the given row groups of a records segment that pass `prefilter`.
-pub fn read_record_batches_filtered(
+#[cfg(test)]
+fn read_record_batches_filtered(
     path: &Path,
     row_groups: Vec<usize>,
     prefilter: Option<&RowPrefilter>,
@@ -249,22 +247,27 @@ pub fn read_record_batches_filtered(
     Ok(batches)
 }
 
-/// Reads the given row groups of a spans segment.
-pub fn read_span_batches(path: &Path, row_groups: Vec<usize>) -> Result<Vec<RecordBatch>, StoreError> {
-    read_span_batches_filtered(path, row_groups, None)
-}
-
-/// Reads the spans of the given row groups that pass `prefilter`.
-pub fn read_span_batches_filtered(
+/// Reads the rows of the given row groups of a spans segment that pass `prefilter`, decoding
+/// only `columns` (None: all, checked to be a spans batch).
+pub(crate) fn read_span_rows(
     path: &Path,
     row_groups: Vec<usize>,
+    columns: Option<&[&str]>,
     prefilter: Option<&RowPrefilter>,
 ) -> Result<Vec<RecordBatch>, StoreError> {
-    let batches = read_batches_filtered(path, row_groups, None, prefilter, None)?;
-    for b in &batches {
-        SpanColumns::new(b, path)?;
+    let batches = read_batches_filtered(path, row_groups, columns, prefilter, None)?;
+    if columns.is_none() {
+        for b in &batches {
+            SpanColumns::new(b, path)?;
+        }
     }
     Ok(batches)
+}
+
+/// Reads the given row groups of a spans segment.
+#[cfg(test)]
+fn read_span_batches(path: &Path, row_groups: Vec<usize>) -> Result<Vec<RecordBatch>, StoreError> {
+    read_span_rows(path, row_groups, None, None)
 }
 
 fn column<'a, T: 'static>(batch: &'a RecordBatch, name: &str, path: &Path) -> Result<&'a T, StoreError> {

@@ -1003,7 +1003,7 @@ mod tests {
             if seg.kind != SegmentKind::Records {
                 continue;
             }
-            let batches = crate::read_record_batches(&seg.path, (0..seg.index.row_groups.len()).collect()).unwrap();
+            let batches = crate::segment_reader::read_record_batches(&seg.path, (0..seg.index.row_groups.len()).collect()).unwrap();
             for b in &batches {
                 let c = crate::RecordColumns::new(b, &seg.path).unwrap();
                 bodies.extend((0..c.len()).map(|i| c.body.value(i).to_string()));
@@ -1051,7 +1051,7 @@ mod tests {
             }
         }
         for seg in snap.segments.iter().filter(|s| s.kind == SegmentKind::Records) {
-            for b in &crate::read_record_batches(&seg.path, (0..seg.index.row_groups.len()).collect()).unwrap() {
+            for b in &crate::segment_reader::read_record_batches(&seg.path, (0..seg.index.row_groups.len()).collect()).unwrap() {
                 let c = crate::RecordColumns::new(b, &seg.path).unwrap();
                 for i in 0..c.len() {
                     ids.insert((c.service.value(i).to_string(), c.body.value(i).to_string()), c.pattern_id(i));
