@@ -18,6 +18,7 @@ mod pipes;
 pub mod plan;
 mod rootcause;
 mod search;
+mod sinks;
 mod sql;
 mod stats;
 mod trace;

@@ -25,7 +25,11 @@ mod scan;
 mod segment_index;
 mod segment_reader;
 mod segment_writer;
+mod snapshot;
 mod store;
+mod recovery;
+mod writer;
+mod flusher;
 
 pub use alert_tables::{AlertTables, AlertWrite, EventRow, InstanceRow, ObjectRow, ObjectVersionRow, OutboxRow};
 pub use attribute_columns::{column_name, parse_column_name, AttrSource, ColumnType, TypedArray, TypedColumn, TypedView};
@@ -42,4 +46,5 @@ pub use segment_index::{RowGroupIndex, SegmentIndex, SegmentKind, TraceIdSet};
 pub use scan::{ScanFilter, ScanRows, ScanStats, ScanVisitor, ScanWarning};
 pub use segment_reader::{parse_attributes, record_from_batch, span_from_batch, RecordColumns, SpanColumns};
 pub use segment_writer::{record_batch, record_schema, span_batch, span_schema, write_records_segment, write_spans_segment};
-pub use store::{PatternLookup, PatternTemplates, RollupView, SegmentHandle, Snapshot, Store, StoreStats, Subscriber};
+pub use snapshot::{PatternLookup, PatternTemplates, SegmentHandle, Snapshot};
+pub use store::{RollupView, Store, StoreStats, Subscriber};

@@ -30,7 +30,7 @@ use trawl_model::{Level, Record, Span, StatusCode};
 use crate::row_index::{IndexKey, RowIndex};
 use crate::segment_index::{RowGroupIndex, SegmentIndex, SegmentKind, TraceIdSet};
 use crate::segment_reader::{read_record_rows, read_span_rows, RowPrefilter};
-use crate::store::{SegmentHandle, Snapshot};
+use crate::snapshot::{SegmentHandle, Snapshot};
 use crate::StoreError;
 
 /// Which rows a scan hands out, and what lets it leave the others unread.

@@ -1,131 +1,30 @@
+//! The store's handle: opening a data directory (recovery in `recovery.rs`), writes handed to
+//! the writer thread (`writer.rs`), frozen buffers to the flusher thread (`flusher.rs`), and
+//! snapshots for queries (`snapshot.rs`).
+
 use std::collections::VecDeque;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, SyncSender, TrySendError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use parking_lot::{Condvar, Mutex, RwLock, RwLockWriteGuard};
+use parking_lot::{Condvar, Mutex, RwLock};
 use trawl_model::{Record, Span};
 use trawl_rollup::RollupSet;
-use trawl_wal::Wal;
 
-use crate::buffer::Chunk;
-use crate::config::{Durability, StoreConfig};
-use crate::filenames::{self, index_path_for, FORMAT_VERSION, INDEX_EXT, POSTINGS_EXT, SEGMENT_EXT};
-use crate::metastore::{Metastore, SegmentRow};
-use crate::metrics::StoreMetrics;
-use crate::pattern_registry::{PatternDelta, PatternRegistry, TemplateRow};
-use crate::segment_index::{SegmentIndex, SegmentKind};
-use crate::row_index::RowIndex;
-use crate::segment_writer::{write_records_segment, write_spans_segment};
 use crate::StoreError;
-
-/// A registered segment with its sidecar index loaded.
-#[derive(Debug)]
-pub struct SegmentHandle {
-    pub path: PathBuf,
-    pub kind: SegmentKind,
-    pub n_bytes: u64,
-    pub index: SegmentIndex,
-    /// The exact row index of a records segment; None before format version 4, or when its
-    /// file is damaged (searches then read the row groups the sidecar index lets through).
-    pub row_index: Option<RowIndex>,
-}
-
-impl SegmentHandle {
-    fn new(path: PathBuf, kind: SegmentKind, n_bytes: u64, index: SegmentIndex) -> SegmentHandle {
-        let row_index = match kind {
-            SegmentKind::Records => match RowIndex::open(&filenames::postings_path_for(&path)) {
-                Ok(r) => r.filter(|r| r.n_rows() as u64 == index.n_rows),
-                Err(e) => {
-                    tracing::error!(path = %path.display(), error = %e, "row index damaged; searches of this segment read its row groups");
-                    None
-                }
-            },
-            SegmentKind::Spans => None,
-        };
-        SegmentHandle { path, kind, n_bytes, index, row_index }
-    }
-}
-
-/// What a query reads: acknowledged writes still in memory, and registered segments. Both are
-/// immutable; a write acknowledged before the snapshot was taken is in exactly one of them.
-#[derive(Clone)]
-pub struct Snapshot {
-    pub chunks: Vec<Arc<Chunk>>,
-    pub segments: Vec<Arc<SegmentHandle>>,
-    /// Templates of the records' stored pattern ids.
-    pub patterns: PatternLookup,
-}
-
-/// `(service, pattern id)` → `(canonical id, template)`.
-pub type PatternTemplates = std::collections::HashMap<(String, u64), (u64, String)>;
-
-/// Finds the templates of stored pattern ids: in the live ingest miners, else in the
-/// metastore's dictionary. [`PatternLookup::default`] knows none (for tests and tools).
-#[derive(Clone, Default)]
-pub struct PatternLookup {
-    inner: Option<Arc<Inner>>,
-}
-
-impl PatternLookup {
-    /// `(canonical id, template)` of each `(service, pattern id)` that is known; ids merged
-    /// since they were stored resolve to the pattern they were merged into.
-    pub fn templates(&self, keys: &[(String, u64)]) -> Result<PatternTemplates, StoreError> {
-        let mut found = std::collections::HashMap::new();
-        let Some(inner) = &self.inner else { return Ok(found) };
-        let mut missing = Vec::new();
-        {
-            let registry = inner.patterns.lock();
-            for key in keys {
-                match registry.live_template(&key.0, key.1) {
-                    Some(t) => {
-                        found.insert(key.clone(), t);
-                    }
-                    None => missing.push(key.clone()),
-                }
-            }
-        }
-        if !missing.is_empty() {
-            let stored = inner.metastore_reader.lock().pattern_templates(&inner.config.tenant, &missing)?;
-            for (key, TemplateRow { canonical_id, template, .. }) in stored {
-                found.insert(key, (canonical_id, template));
-            }
-        }
-        Ok(found)
-    }
-}
-
-impl PatternLookup {
-    /// When each `(service, pattern id)` was first seen (the time of the record that created
-    /// it), for the ids that are known: patterns created since the last flush from the live
-    /// miners, the others from the dictionary.
-    pub fn first_seen(&self, keys: &[(String, u64)]) -> Result<std::collections::HashMap<(String, u64), i64>, StoreError> {
-        let mut found = std::collections::HashMap::new();
-        let Some(inner) = &self.inner else { return Ok(found) };
-        let mut missing = Vec::new();
-        {
-            let registry = inner.patterns.lock();
-            for key in keys {
-                match registry.created_at(&key.0, key.1) {
-                    Some(t) => {
-                        found.insert(key.clone(), t);
-                    }
-                    None => missing.push(key.clone()),
-                }
-            }
-        }
-        if !missing.is_empty() {
-            let stored = inner.metastore_reader.lock().pattern_templates(&inner.config.tenant, &missing)?;
-            for (key, row) in stored {
-                found.insert(key, row.first_seen_ns);
-            }
-        }
-        Ok(found)
-    }
-}
+use crate::buffer::Chunk;
+use crate::config::StoreConfig;
+use crate::filenames::{self, index_path_for};
+use crate::flusher::flusher_thread;
+use crate::metastore::Metastore;
+use crate::metrics::StoreMetrics;
+use crate::pattern_registry::{PatternDelta, PatternRegistry};
+use crate::recovery::remove_unregistered_files;
+use crate::segment_index::{SegmentIndex, SegmentKind};
+use crate::snapshot::{PatternLookup, SegmentHandle, Snapshot};
+use crate::writer::writer_thread;
 
 /// The rollups of a window: registered rows merged with those computed from the buffer.
 #[derive(Debug, Clone, Default)]
@@ -134,10 +33,6 @@ pub struct RollupView {
     /// Damaged rollup rows met (skipped or read in part).
     pub warnings: Vec<String>,
 }
-
-/// How often the flusher compacts old minute rollups, and how many hours one step takes.
-const ROLLUP_COMPACTION_INTERVAL: Duration = Duration::from_secs(300);
-const ROLLUP_COMPACTION_HOURS_PER_STEP: i64 = 24;
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct StoreStats {
@@ -153,75 +48,75 @@ pub struct StoreStats {
     pub corrupt_files: Vec<String>,
 }
 
-type Done = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
+pub(crate) type Done = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
 
 /// A live-tail subscriber: called on the writer thread with every acknowledged chunk, in order,
 /// as soon as it is visible to queries. It must not block (hand the chunk to a bounded queue);
 /// returning false unsubscribes it.
 pub type Subscriber = Box<dyn FnMut(&Arc<Chunk>) -> bool + Send>;
 
-struct WriteRequest {
-    payload: Vec<u8>,
-    chunk: Chunk,
-    done: Done,
+pub(crate) struct WriteRequest {
+    pub(crate) payload: Vec<u8>,
+    pub(crate) chunk: Chunk,
+    pub(crate) done: Done,
 }
 
-enum Msg {
+pub(crate) enum Msg {
     Write(WriteRequest),
     Flush(mpsc::Sender<()>),
     Shutdown,
 }
 
-struct Frozen {
-    chunks: Vec<Arc<Chunk>>,
-    wal_seq_through: u64,
-    bytes: usize,
+pub(crate) struct Frozen {
+    pub(crate) chunks: Vec<Arc<Chunk>>,
+    pub(crate) wal_seq_through: u64,
+    pub(crate) bytes: usize,
     /// The ingest miners as they are after mining these chunks: stored with their segments.
-    patterns: Arc<PatternDelta>,
+    pub(crate) patterns: Arc<PatternDelta>,
 }
 
 #[derive(Default)]
-struct MemState {
-    active: Vec<Arc<Chunk>>,
-    active_items: usize,
-    active_bytes: usize,
-    active_since: Option<Instant>,
-    frozen: VecDeque<Frozen>,
-    frozen_bytes: usize,
+pub(crate) struct MemState {
+    pub(crate) active: Vec<Arc<Chunk>>,
+    pub(crate) active_items: usize,
+    pub(crate) active_bytes: usize,
+    pub(crate) active_since: Option<Instant>,
+    pub(crate) frozen: VecDeque<Frozen>,
+    pub(crate) frozen_bytes: usize,
 }
 
-struct Inner {
-    config: StoreConfig,
-    mem: RwLock<MemState>,
-    segments: RwLock<Vec<Arc<SegmentHandle>>>,
-    metastore: Mutex<Metastore>,
+pub(crate) struct Inner {
+    pub(crate) config: StoreConfig,
+    pub(crate) mem: RwLock<MemState>,
+    pub(crate) segments: RwLock<Vec<Arc<SegmentHandle>>>,
+    pub(crate) metastore: Mutex<Metastore>,
     /// A second connection for rollup reads, so they never wait for a flush's fsync.
-    metastore_reader: Mutex<Metastore>,
+    pub(crate) metastore_reader: Mutex<Metastore>,
     /// A third connection, for alerting's tables.
-    alert_tables: Mutex<crate::AlertTables>,
+    pub(crate) alert_tables: Mutex<crate::AlertTables>,
     /// Held (write) by the flusher from registering a buffer's segments and rollups until the
     /// buffer leaves memory, and (read) by [`Store::rollups`] while it takes the buffer and reads
     /// the tables: a buffer's rollups are then counted either from memory or from the metastore,
     /// never both, never neither.
-    rollup_gate: RwLock<()>,
-    last_rollup_compaction: Mutex<Option<Instant>>,
+    pub(crate) rollup_gate: RwLock<()>,
+    pub(crate) last_rollup_compaction: Mutex<Option<Instant>>,
     /// The ingest pattern miners: fed by the writer thread only, read by pattern lookups.
-    patterns: Mutex<PatternRegistry>,
-    metrics: StoreMetrics,
-    ready: AtomicBool,
-    shutting_down: AtomicBool,
+    pub(crate) patterns: Mutex<PatternRegistry>,
+    pub(crate) metrics: StoreMetrics,
+    pub(crate) ready: AtomicBool,
+    pub(crate) shutting_down: AtomicBool,
     /// Set by the writer thread as it exits, after its last freeze: from then on nothing new
     /// can be frozen, so the flusher may stop once the frozen queue is empty.
-    writer_stopped: AtomicBool,
+    pub(crate) writer_stopped: AtomicBool,
     /// Current trouble by source (`wal_open`, `wal_write`, `wal_rotate`, `flush`); a source's
     /// entry goes away when it next succeeds.
-    errors: Mutex<std::collections::BTreeMap<&'static str, String>>,
-    corrupt_files: Mutex<Vec<String>>,
+    pub(crate) errors: Mutex<std::collections::BTreeMap<&'static str, String>>,
+    pub(crate) corrupt_files: Mutex<Vec<String>>,
     /// Live-tail subscribers, called on the writer thread with every acknowledged chunk.
-    subscribers: Mutex<Vec<Subscriber>>,
+    pub(crate) subscribers: Mutex<Vec<Subscriber>>,
     /// Signalled when something was frozen, flushed, or on shutdown.
-    flush_cv: Condvar,
-    flush_lock: Mutex<()>,
+    pub(crate) flush_cv: Condvar,
+    pub(crate) flush_lock: Mutex<()>,
 }
 
 /// The store: WAL, in-memory buffer, segments and metastore behind one handle.
@@ -519,475 +414,24 @@ impl Drop for Store {
     }
 }
 
-/// Deletes segment and index files under `segments/` that the metastore does not know: a crash
-/// between writing a segment and registering it leaves them, and the WAL still has their items.
-fn remove_unregistered_files(data_dir: &Path, rows: &[SegmentRow]) {
-    let known: std::collections::HashSet<PathBuf> = rows
-        .iter()
-        .flat_map(|r| {
-            let p = data_dir.join(&r.path);
-            filenames::segment_files(&p)
-        })
-        .collect();
-    let mut stack = vec![data_dir.join(filenames::SEGMENTS_DIR)];
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
-        for entry in entries.filter_map(|e| e.ok()) {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if matches!(path.extension().and_then(|e| e.to_str()), Some(SEGMENT_EXT | INDEX_EXT | POSTINGS_EXT))
-                && !known.contains(&path)
-            {
-                tracing::warn!(path = %path.display(), "removing unregistered segment file");
-                let _ = std::fs::remove_file(&path);
-            }
-        }
-    }
-}
-
-fn writer_thread(inner: Arc<Inner>, rx: mpsc::Receiver<Msg>, flushed_through: u64) {
-    let wal_dir = filenames::wal_dir(&inner.config.data_dir);
-    let mut wal = loop {
-        match Wal::open(&wal_dir, flushed_through) {
-            Ok((wal, replay)) => {
-                clear_error(&inner, "wal_open");
-                replay_into(&inner, replay);
-                break wal;
-            }
-            Err(e) => {
-                // Typically a full or read-only disk: keep trying, the server stays not-ready.
-                tracing::error!(error = %e, "cannot open wal; retrying");
-                set_error(&inner, "wal_open", format!("cannot open the wal: {e}"));
-                std::thread::sleep(Duration::from_secs(1));
-                if inner.shutting_down.load(Ordering::Relaxed) {
-                    return;
-                }
-            }
-        }
-    };
-    if let Err(e) = freeze(&inner, &mut wal) {
-        tracing::error!(error = %e, "cannot freeze replayed buffer");
-    }
-    inner.ready.store(true, Ordering::Release);
-    tracing::info!("wal replay done, taking writes");
-
-    let mut timers = WriterTimers { last_sync: Instant::now(), freeze_retry_at: None };
-    let mut pending: Option<Msg> = None;
-    loop {
-        let msg = match pending.take() {
-            Some(m) => m,
-            None => match rx.recv_timeout(next_wakeup(&inner)) {
-                Ok(m) => m,
-                Err(RecvTimeoutError::Timeout) => {
-                    periodic(&inner, &mut wal, &mut timers);
-                    continue;
-                }
-                Err(RecvTimeoutError::Disconnected) => break,
-            },
-        };
-        match msg {
-            Msg::Write(first) => {
-                let mut batch = vec![first];
-                let mut bytes = batch[0].payload.len();
-                while bytes < 32 * 1024 * 1024 {
-                    match rx.try_recv() {
-                        Ok(Msg::Write(r)) => {
-                            bytes += r.payload.len();
-                            batch.push(r);
-                        }
-                        Ok(other) => {
-                            pending = Some(other);
-                            break;
-                        }
-                        Err(_) => break,
-                    }
-                }
-                commit(&inner, &mut wal, batch, &mut timers.last_sync);
-                periodic(&inner, &mut wal, &mut timers);
-            }
-            Msg::Flush(ack) => {
-                if let Err(e) = freeze(&inner, &mut wal) {
-                    tracing::error!(error = %e, "cannot freeze buffer");
-                }
-                let _ = ack.send(());
-            }
-            Msg::Shutdown => {
-                if let Err(e) = freeze(&inner, &mut wal) {
-                    tracing::error!(error = %e, "cannot freeze buffer at shutdown");
-                }
-                let _ = wal.sync();
-                break;
-            }
-        }
-    }
-    // Anyone still queued learns the store is going away.
-    while let Ok(msg) = rx.try_recv() {
-        if let Msg::Write(r) = msg {
-            (r.done)(Err(StoreError::ShuttingDown));
-        }
-    }
-    inner.writer_stopped.store(true, Ordering::SeqCst);
-    let _guard = inner.flush_lock.lock();
-    inner.flush_cv.notify_all();
-}
-
-fn set_error(inner: &Inner, source: &'static str, message: String) {
+pub(crate) fn set_error(inner: &Inner, source: &'static str, message: String) {
     inner.errors.lock().insert(source, message);
 }
 
-fn clear_error(inner: &Inner, source: &'static str) {
+pub(crate) fn clear_error(inner: &Inner, source: &'static str) {
     inner.errors.lock().remove(source);
 }
 
 /// Every current trouble in one line, None when all is well.
-fn last_error(inner: &Inner) -> Option<String> {
+pub(crate) fn last_error(inner: &Inner) -> Option<String> {
     let errors = inner.errors.lock();
     (!errors.is_empty()).then(|| errors.values().cloned().collect::<Vec<_>>().join("; "))
-}
-
-fn replay_into(inner: &Inner, replay: trawl_wal::Replay) {
-    let n_frames = replay.frames.len();
-    let mut mem = inner.mem.write();
-    for frame in replay.frames {
-        match bincode::DefaultOptions::new()
-            .with_fixint_encoding()
-            .allow_trailing_bytes()
-            .with_limit(frame.payload.len() as u64 * 4 + 1024)
-            .deserialize::<(Vec<Record>, Vec<Span>)>(&frame.payload)
-        {
-            Ok((mut records, spans)) => {
-                // The same order as when the writes were first acknowledged: the same ids.
-                inner.patterns.lock().assign(&mut records);
-                push_active(&mut mem, Chunk::new(records, spans));
-            }
-            Err(e) => {
-                tracing::error!(wal_file = frame.file_seq, error = %e, "undecodable wal frame skipped");
-                inner.metrics.wal_corrupt_tails.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-    }
-    inner.metrics.wal_replayed_frames.store(n_frames as u64, Ordering::Relaxed);
-    inner.metrics.wal_corrupt_tails.fetch_add(replay.corrupt_tails.len() as u64, Ordering::Relaxed);
-    let mut corrupt = inner.corrupt_files.lock();
-    for (path, bytes) in replay.corrupt_tails {
-        corrupt.push(format!("{}: torn or corrupt wal tail, {bytes} bytes ignored", path.display()));
-    }
-    tracing::info!(frames = n_frames, "wal replayed");
-}
-
-use bincode::Options as _;
-
-fn push_active(mem: &mut MemState, chunk: Chunk) -> Arc<Chunk> {
-    mem.active_items += chunk.n_items();
-    mem.active_bytes += chunk.bytes;
-    mem.active_since.get_or_insert_with(Instant::now);
-    let chunk = Arc::new(chunk);
-    mem.active.push(chunk.clone());
-    chunk
-}
-
-fn next_wakeup(inner: &Inner) -> Duration {
-    let mut wait = Duration::from_millis(500);
-    if inner.config.durability == Durability::Buffered {
-        wait = wait.min(inner.config.buffered_sync_interval);
-    }
-    if let Some(since) = inner.mem.read().active_since {
-        wait = wait.min(inner.config.flush_max_age.saturating_sub(since.elapsed()).max(Duration::from_millis(10)));
-    }
-    wait
-}
-
-/// Appends a group of writes to the WAL with one fsync, then makes them visible and acks them.
-fn commit(inner: &Inner, wal: &mut Wal, mut batch: Vec<WriteRequest>, last_sync: &mut Instant) {
-    let payloads: Vec<&[u8]> = batch.iter().map(|r| r.payload.as_slice()).collect();
-    let bytes: usize = payloads.iter().map(|p| p.len()).sum();
-    let durable = inner.config.durability == Durability::Durable;
-    let appended = wal.append(&payloads);
-    drop(payloads);
-    if appended.is_ok() {
-        // Pattern ids follow the WAL's order, so that replay gives the same ones. Mined once
-        // the frames are in the file: a frame that fails only its fsync may still be replayed.
-        let mut registry = inner.patterns.lock();
-        for r in &mut batch {
-            registry.assign(&mut r.chunk.records);
-        }
-    }
-    let result = appended.and_then(|()| {
-        if durable {
-            let t = Instant::now();
-            wal.sync()?;
-            inner.metrics.wal_fsync_seconds.observe(t.elapsed().as_secs_f64());
-            *last_sync = Instant::now();
-        }
-        Ok(())
-    });
-    if let Err(e) = result {
-        inner.metrics.wal_write_errors.fetch_add(1, Ordering::Relaxed);
-        let reason = format!("cannot write the wal ({e}); nothing of this request was acknowledged, retry later");
-        tracing::error!(error = %e, requests = batch.len(), "wal write failed");
-        set_error(inner, "wal_write", reason.clone());
-        for r in batch {
-            (r.done)(Err(StoreError::Unavailable(reason.clone())));
-        }
-        return;
-    }
-    clear_error(inner, "wal_write");
-    inner.metrics.wal_bytes_written.fetch_add(bytes as u64, Ordering::Relaxed);
-    let mut dones = Vec::with_capacity(batch.len());
-    let mut chunks = Vec::with_capacity(batch.len());
-    {
-        let mut mem = inner.mem.write();
-        for r in batch {
-            inner.metrics.records_written.fetch_add(r.chunk.records.len() as u64, Ordering::Relaxed);
-            inner.metrics.spans_written.fetch_add(r.chunk.spans.len() as u64, Ordering::Relaxed);
-            chunks.push(push_active(&mut mem, r.chunk));
-            dones.push(r.done);
-        }
-    }
-    for done in dones {
-        done(Ok(()));
-    }
-    let mut subscribers = inner.subscribers.lock();
-    if !subscribers.is_empty() {
-        subscribers.retain_mut(|subscriber| chunks.iter().all(&mut *subscriber));
-    }
-}
-
-struct WriterTimers {
-    last_sync: Instant,
-    /// After a failed freeze (disk full), the next attempt waits until then.
-    freeze_retry_at: Option<Instant>,
-}
-
-/// Background duties of the writer: fsync in buffered mode, freeze a full or old buffer.
-fn periodic(inner: &Inner, wal: &mut Wal, timers: &mut WriterTimers) {
-    if inner.config.durability == Durability::Buffered && timers.last_sync.elapsed() >= inner.config.buffered_sync_interval {
-        if let Err(e) = wal.sync() {
-            tracing::error!(error = %e, "wal fsync failed");
-            inner.metrics.wal_write_errors.fetch_add(1, Ordering::Relaxed);
-        }
-        timers.last_sync = Instant::now();
-    }
-    if timers.freeze_retry_at.is_some_and(|t| Instant::now() < t) {
-        return;
-    }
-    let full = {
-        let mem = inner.mem.read();
-        mem.active_items >= inner.config.flush_max_items
-            || mem.active_bytes >= inner.config.flush_max_bytes
-            || mem.active_since.is_some_and(|s| s.elapsed() >= inner.config.flush_max_age)
-    };
-    if full {
-        match freeze(inner, wal) {
-            Ok(()) => timers.freeze_retry_at = None,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot rotate wal to freeze the buffer; retrying in 1 s");
-                timers.freeze_retry_at = Some(Instant::now() + Duration::from_secs(1));
-            }
-        }
-    }
-}
-
-/// Closes the current WAL file and hands the buffer that it covers to the flusher.
-fn freeze(inner: &Inner, wal: &mut Wal) -> Result<(), StoreError> {
-    if inner.mem.read().active.is_empty() {
-        return Ok(());
-    }
-    let seq = match wal.rotate() {
-        Ok(seq) => {
-            clear_error(inner, "wal_rotate");
-            seq
-        }
-        Err(e) => {
-            let message = format!("cannot rotate the wal: {e}");
-            set_error(inner, "wal_rotate", message.clone());
-            return Err(StoreError::Unavailable(message));
-        }
-    };
-    // Every record of the WAL files through `seq` is mined, and no other: this delta makes the
-    // stored miners match the watermark once these chunks are registered.
-    let patterns = Arc::new(inner.patterns.lock().take_delta());
-    {
-        let mut mem = inner.mem.write();
-        let chunks = std::mem::take(&mut mem.active);
-        let bytes = std::mem::take(&mut mem.active_bytes);
-        mem.active_items = 0;
-        mem.active_since = None;
-        mem.frozen_bytes += bytes;
-        mem.frozen.push_back(Frozen { chunks, wal_seq_through: seq, bytes, patterns });
-    }
-    inner.flush_cv.notify_all();
-    Ok(())
-}
-
-fn flusher_thread(inner: Arc<Inner>) {
-    let mut backoff = Duration::from_millis(200);
-    loop {
-        // Between flushes, so waiters on a flush are never kept waiting for it.
-        maybe_compact_rollups(&inner);
-        let next = {
-            let mut guard = inner.flush_lock.lock();
-            loop {
-                let front = inner.mem.read().frozen.front().map(|f| (f.chunks.clone(), f.wal_seq_through, f.patterns.clone()));
-                if let Some(front) = front {
-                    break Some(front);
-                }
-                if inner.writer_stopped.load(Ordering::SeqCst) {
-                    break None;
-                }
-                inner.flush_cv.wait_for(&mut guard, Duration::from_millis(500));
-            }
-        };
-        let Some((chunks, seq, patterns)) = next else { return };
-        match write_and_register(&inner, &chunks, seq, &patterns) {
-            Ok((handles, rollup_gate)) => {
-                backoff = Duration::from_millis(200);
-                {
-                    let mut segments = inner.segments.write();
-                    let mut mem = inner.mem.write();
-                    segments.extend(handles);
-                    if let Some(f) = mem.frozen.pop_front() {
-                        mem.frozen_bytes -= f.bytes;
-                    }
-                }
-                drop(rollup_gate);
-                inner.metrics.segments_flushed.fetch_add(1, Ordering::Relaxed);
-                clear_error(&inner, "flush");
-                if let Err(e) = trawl_wal::remove_files_through(&filenames::wal_dir(&inner.config.data_dir), seq) {
-                    tracing::warn!(error = %e, "cannot delete flushed wal files; they are skipped on replay");
-                }
-                let _guard = inner.flush_lock.lock();
-                inner.flush_cv.notify_all();
-            }
-            Err(e) => {
-                inner.metrics.flush_errors.fetch_add(1, Ordering::Relaxed);
-                tracing::error!(error = %e, retry_in = ?backoff, "segment flush failed; the buffer stays in memory and in the wal");
-                set_error(&inner, "flush", format!("segment flush failed: {e}"));
-                if inner.shutting_down.load(Ordering::Relaxed) {
-                    return;
-                }
-                std::thread::sleep(backoff);
-                backoff = (backoff * 2).min(Duration::from_secs(5));
-            }
-        }
-    }
-}
-
-/// Merges old minute rollups into hour rollups, at most every [`ROLLUP_COMPACTION_INTERVAL`].
-/// A failure is logged and retried next time: compaction only saves space and read time.
-fn maybe_compact_rollups(inner: &Inner) {
-    {
-        let mut last = inner.last_rollup_compaction.lock();
-        if last.is_some_and(|t| t.elapsed() < ROLLUP_COMPACTION_INTERVAL) {
-            return;
-        }
-        *last = Some(Instant::now());
-    }
-    let compact_after = i64::try_from(inner.config.rollup_compact_after.as_nanos()).unwrap_or(i64::MAX);
-    let cutoff = trawl_model::now_ns().saturating_sub(compact_after);
-    // A bounded number of steps, each its own transaction: flushing waits for one step at most.
-    for _ in 0..64 {
-        if inner.shutting_down.load(Ordering::Relaxed) {
-            return;
-        }
-        match inner.metastore.lock().compact_rollups(&inner.config.tenant, cutoff, ROLLUP_COMPACTION_HOURS_PER_STEP) {
-            Ok(done) => {
-                if done.minute_rows > 0 {
-                    tracing::info!(minute_rows = done.minute_rows, hour_rows = done.hour_rows, "rollups compacted");
-                }
-                if !done.more {
-                    return;
-                }
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "rollup compaction failed; retrying later");
-                return;
-            }
-        }
-    }
-}
-
-fn day_of(ns: i64) -> String {
-    let rfc = trawl_model::format_rfc3339(ns);
-    rfc.get(..10).unwrap_or("unknown").to_string()
-}
-
-/// Writes the records and spans of a frozen buffer as segments and registers them, with the
-/// buffer's rollups, and the WAL watermark `seq`. Partial files are removed on failure. On
-/// success the rollup gate is still held: the caller releases it once the buffer left memory.
-fn write_and_register<'a>(
-    inner: &'a Inner,
-    chunks: &[Arc<Chunk>],
-    seq: u64,
-    patterns: &PatternDelta,
-) -> Result<(Vec<Arc<SegmentHandle>>, RwLockWriteGuard<'a, ()>), StoreError> {
-    let config = &inner.config;
-    let rollups = RollupSet::from_items(chunks.iter().flat_map(|c| c.records.iter()), chunks.iter().flat_map(|c| c.spans.iter()));
-    let mut records: Vec<&Record> = chunks.iter().flat_map(|c| c.records.iter()).collect();
-    let mut spans: Vec<&Span> = chunks.iter().flat_map(|c| c.spans.iter()).collect();
-    let mut written: Vec<(PathBuf, SegmentRow, SegmentIndex, SegmentKind)> = Vec::new();
-    let result = (|| {
-        for kind in [SegmentKind::Records, SegmentKind::Spans] {
-            let min_time = match kind {
-                SegmentKind::Records => records.iter().map(|r| r.time_ns).min(),
-                SegmentKind::Spans => spans.iter().map(|s| s.start_ns).min(),
-            };
-            let Some(min_time) = min_time else { continue };
-            let rel = filenames::segment_rel_path(&config.tenant, &day_of(min_time), kind.as_str(), seq);
-            let path = config.data_dir.join(&rel);
-            let index = match kind {
-                SegmentKind::Records => write_records_segment(&path, &config.tenant, &mut records, config.row_group_rows),
-                SegmentKind::Spans => write_spans_segment(&path, &config.tenant, &mut spans, config.row_group_rows),
-            };
-            let index = match index {
-                Ok(i) => i,
-                Err(e) => {
-                    filenames::segment_files(&path).iter().for_each(|f| drop(std::fs::remove_file(f)));
-                    return Err(e);
-                }
-            };
-            let n_bytes: u64 = filenames::segment_files(&path).iter().map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0)).sum();
-            if let Some(parent) = path.parent() {
-                std::fs::File::open(parent).and_then(|d| d.sync_all()).map_err(|e| StoreError::io(parent, e))?;
-            }
-            let row = SegmentRow {
-                tenant: config.tenant.clone(),
-                kind: kind.as_str().to_string(),
-                path: rel.to_string_lossy().into_owned(),
-                min_time_ns: index.min_time_ns,
-                max_time_ns: index.max_time_ns,
-                n_rows: index.n_rows,
-                n_bytes,
-                wal_seq: seq,
-                format_version: FORMAT_VERSION,
-            };
-            written.push((path, row, index, kind));
-        }
-        let rows: Vec<SegmentRow> = written.iter().map(|w| w.1.clone()).collect();
-        let gate = inner.rollup_gate.write();
-        inner.metastore.lock().register_with_patterns(&rows, &config.tenant, &rollups, patterns, seq)?;
-        Ok(gate)
-    })();
-    let gate = match result {
-        Ok(gate) => gate,
-        Err(e) => {
-            for (path, ..) in &written {
-                filenames::segment_files(path).iter().for_each(|f| drop(std::fs::remove_file(f)));
-            }
-            return Err(e);
-        }
-    };
-    let handles = written
-        .into_iter()
-        .map(|(path, row, index, kind)| Arc::new(SegmentHandle::new(path, kind, row.n_bytes, index)))
-        .collect();
-    Ok((handles, gate))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Durability;
 
     fn record(i: usize) -> Record {
         let mut r = Record::new(trawl_model::now_ns() - 1_000_000 + i as i64);
