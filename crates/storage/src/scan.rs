@@ -33,6 +33,10 @@ use crate::segment_reader::{read_record_rows, read_span_rows, RowPrefilter};
 use crate::snapshot::{SegmentHandle, Snapshot};
 use crate::StoreError;
 
+/// Trace ids looked up in a row index; a scan for more leaves them to the Bloom filters and the
+/// prefilter.
+const MAX_TRACE_LOOKUPS: usize = 16;
+
 /// Which rows a scan hands out, and what lets it leave the others unread.
 #[derive(Debug, Clone)]
 pub struct ScanFilter {
@@ -183,7 +187,9 @@ impl ScanFilter {
             Ok(all)
         };
         let mut lists: Vec<Vec<u32>> = Vec::new();
-        if let Some(ids) = &self.trace_ids {
+        // A lookup reads a key block: for the hundreds of traces root cause fetches at once, the
+        // trace-id Bloom filters and the decoding prefilter are cheaper than the lookups.
+        if let Some(ids) = self.trace_ids.as_ref().filter(|ids| ids.len() <= MAX_TRACE_LOOKUPS) {
             lists.push(union_of(&mut ids.iter().map(|id| IndexKey::Term(id)))?);
         }
         for t in &self.terms {

@@ -11,7 +11,7 @@ use trawl_model::{Level, Record, Span, SpanKind, StatusCode};
 use trawl_storage::{record_from_batch, span_from_batch, RecordColumns, ScanFilter, ScanRows, ScanStats, ScanWarning, SegmentKind, Snapshot, SpanColumns, Store, StoreConfig};
 
 const T0: i64 = 1_795_255_200_000_000_000;
-const SERVICES: [&str; 4] = ["checkout", "Payment", "web", "결제-svc"];
+const SERVICES: [&str; 4] = ["checkout", "Payment", "web", "Ärger-결제"];
 const LEVELS: [Level; 4] = [Level::Debug, Level::Info, Level::Warn, Level::Error];
 const WORDS: [&str; 6] = ["timeout", "retry", "order", "cache", "upstream", "done"];
 
