@@ -339,7 +339,7 @@ pub fn write_records_segment(
 /// integers rather than following two records to compare their names (that comparison was 15 %
 /// of the server's ingest profile).
 fn sort_records(records: &mut [&Record]) {
-    let mut rank: std::collections::HashMap<&str, u32> = std::collections::HashMap::new();
+    let mut rank: std::collections::HashMap<&str, u32, ahash::RandomState> = std::collections::HashMap::default();
     for &r in records.iter() {
         let next = rank.len() as u32;
         rank.entry(r.service.as_str()).or_insert(next);
