@@ -134,8 +134,14 @@ impl ScanFilter {
         )
     }
 
-    /// Row groups of `index` that may hold a row passing the filter.
-    pub fn row_groups(&self, index: &SegmentIndex) -> Vec<usize> {
+    /// The trace ids as hashes, made once per scan for the Bloom filters and the prefilter.
+    fn trace_set(&self) -> Option<Arc<TraceIdSet>> {
+        self.trace_ids.as_ref().map(|ids| Arc::new(TraceIdSet::new(ids.iter().map(String::as_str))))
+    }
+
+    /// Row groups of `index` that may hold a row passing the filter (`trace_ids`: its
+    /// [`ScanFilter::trace_set`]).
+    fn row_groups(&self, index: &SegmentIndex, trace_ids: Option<&TraceIdSet>) -> Vec<usize> {
         if index.max_time_ns < self.start_ns || index.min_time_ns > self.end_ns {
             return Vec::new();
         }
@@ -143,12 +149,11 @@ impl ScanFilter {
         if services.as_ref().is_some_and(|s| s.is_empty()) {
             return Vec::new();
         }
-        let trace_ids = self.trace_ids.as_ref().map(|ids| TraceIdSet::new(ids.iter().map(String::as_str)));
         index
             .row_groups
             .iter()
             .enumerate()
-            .filter(|(_, rg)| self.row_group_may_match(rg, services.as_deref(), trace_ids.as_ref()))
+            .filter(|(_, rg)| self.row_group_may_match(rg, services.as_deref(), trace_ids))
             .map(|(i, _)| i)
             .collect()
     }
@@ -178,7 +183,7 @@ impl ScanFilter {
     /// The rows of a segment that may pass, from its row index: ascending, a superset of the
     /// rows meeting every condition the index holds (the row blocks holding them). None when
     /// the filter names nothing the index holds.
-    pub fn rows(&self, index: &RowIndex) -> Result<Option<Vec<u32>>, StoreError> {
+    fn rows(&self, index: &RowIndex) -> Result<Option<Vec<u32>>, StoreError> {
         let union_of = |keys: &mut dyn Iterator<Item = IndexKey<'_>>| -> Result<Vec<u32>, StoreError> {
             let mut all = Vec::new();
             for k in keys {
@@ -217,10 +222,10 @@ impl ScanFilter {
     }
 
     /// The exact conditions on the cheap columns, applied while decoding.
-    fn prefilter(&self) -> RowPrefilter {
+    fn prefilter(&self, trace_ids: Option<Arc<TraceIdSet>>) -> RowPrefilter {
         let mut filter = RowPrefilter::time_range(self.kind.time_column(), self.start_ns, self.end_ns);
         filter.services = self.services.clone();
-        filter.trace_ids = self.trace_ids.as_ref().map(|ids| Arc::new(TraceIdSet::new(ids.iter().map(String::as_str))));
+        filter.trace_ids = trace_ids;
         match self.kind {
             SegmentKind::Records => filter.levels = self.levels.as_ref().map(|ls| ls.iter().map(|l| l.as_str()).collect()),
             SegmentKind::Spans => {
@@ -373,14 +378,15 @@ impl Snapshot {
             }
         }
 
-        let prefilter = filter.prefilter();
+        let trace_set = filter.trace_set();
+        let prefilter = filter.prefilter(trace_set.clone());
         let selective = filter.selective();
         let total = self.segments.iter().filter(|s| s.kind == filter.kind).count();
         let segments = filter.segments(self);
         stats.segments_total += total;
         stats.segments_skipped += total - segments.len();
         for seg in segments {
-            let mut row_groups = filter.row_groups(&seg.index);
+            let mut row_groups = filter.row_groups(&seg.index, trace_set.as_deref());
             stats.row_groups_skipped += seg.index.row_groups.len() - row_groups.len();
             if row_groups.is_empty() || below_floor(visitor, seg.index.max_time_ns) {
                 stats.segments_skipped += 1;
@@ -499,7 +505,8 @@ impl Snapshot {
             SegmentKind::Records => c.records.iter().any(|r| filter.record_passes(r)),
             SegmentKind::Spans => c.spans.iter().any(|s| filter.span_passes(s)),
         });
-        in_buffer || filter.segments(self).iter().any(|s| !filter.row_groups(&s.index).is_empty())
+        let trace_set = filter.trace_set();
+        in_buffer || filter.segments(self).iter().any(|s| !filter.row_groups(&s.index, trace_set.as_deref()).is_empty())
     }
 
     /// The earliest and latest time of the rows of `kind`, from the buffer and the segments'
@@ -615,12 +622,12 @@ mod tests {
     fn span_levels_stand_for_error_status() {
         let mut f = ScanFilter::spans(0, 10);
         f.levels = Some(vec![Level::Error, Level::Info]);
-        assert_eq!(f.prefilter().error_status, None);
+        assert_eq!(f.prefilter(None).error_status, None);
         f.levels = Some(vec![Level::Error, Level::Fatal]);
-        assert_eq!(f.prefilter().error_status, Some(true));
+        assert_eq!(f.prefilter(None).error_status, Some(true));
         f.levels = Some(vec![Level::Error]);
-        assert_eq!(f.prefilter().error_status, Some(true));
+        assert_eq!(f.prefilter(None).error_status, Some(true));
         f.levels = Some(vec![Level::Info, Level::Warn]);
-        assert_eq!(f.prefilter().error_status, Some(false));
+        assert_eq!(f.prefilter(None).error_status, Some(false));
     }
 }
