@@ -28,6 +28,8 @@ ARTIFACTS = REPO_ROOT / "tests" / "artifacts" / "ui"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 FAULT_SERVICE = "payment-service"
 FAULT_OPERATION = "third-party-payment-api"
+# The fleet-wide root cause names the broken party: the uninstrumented API payment-service calls.
+FAULT_PEER = "third-party-payment-api"
 # The demo's clock speed; the browser test is told, to bound its wait for the rules to fire.
 DEMO_SPEED = 1
 
@@ -98,7 +100,8 @@ def wait_for_fault(api: str, timeout: float = 90.0) -> None:
             causes = requests.get(f"{api}/api/v1/rootcause", params={"start": "15m"}, timeout=30).json().get("causes", [])
             services = requests.get(f"{api}/api/v1/services", timeout=30).json().get("services", [])
             last = (causes[:1], [s["name"] for s in services[:3]])
-            if causes and causes[0]["service"] == FAULT_SERVICE and services and services[0]["name"] == FAULT_SERVICE:
+            if causes and causes[0]["service"] == FAULT_PEER and FAULT_SERVICE in causes[0].get("via", []) \
+                    and services and services[0]["name"] == FAULT_SERVICE:
                 return
         except requests.RequestException as e:
             last = repr(e)

@@ -250,7 +250,7 @@ pub fn compute(store: &Arc<Store>, request: &EvidenceRequest<'_>, now_ns: i64) -
 
     // Root cause of the failing requests of the scope.
     let query_text = scope_query(i);
-    let (root_causes, failing_traces) = root_causes(&snapshot, i, start, end, &mut warnings);
+    let (root_causes, failing_traces) = root_causes(store, i, start, end, &mut warnings);
 
     // Log patterns of the scope's warnings and errors, new ones marked.
     let patterns = top_patterns(&snapshot, i, start, end, &mut warnings);
@@ -283,7 +283,7 @@ pub fn compute(store: &Arc<Store>, request: &EvidenceRequest<'_>, now_ns: i64) -
     }
 }
 
-fn root_causes(snapshot: &Snapshot, i: &Instance, start: i64, end: i64, warnings: &mut Vec<String>) -> (Vec<CauseSummary>, usize) {
+fn root_causes(store: &Store, i: &Instance, start: i64, end: i64, warnings: &mut Vec<String>) -> (Vec<CauseSummary>, usize) {
     // A service's alert: the failing traces in which that service failed. A query-based alert
     // without a service: the traces of its matching records.
     let query_text = match (&i.scope.service, &i.scope.query) {
@@ -304,7 +304,7 @@ fn root_causes(snapshot: &Snapshot, i: &Instance, start: i64, end: i64, warnings
         max_traces: 300,
         service: if query_text.is_empty() { i.scope.service.as_deref() } else { None },
     };
-    let report = match trawl_query::root_cause(snapshot, &request) {
+    let report = match trawl_query::root_cause(store, &request) {
         Ok(r) => r,
         Err(e) => {
             warnings.push(format!("root cause: {e}"));
@@ -320,9 +320,9 @@ fn root_causes(snapshot: &Snapshot, i: &Instance, start: i64, end: i64, warnings
             let mut versions: Vec<&(String, usize)> = c.versions.iter().collect();
             versions.sort_by(|a, b| b.1.cmp(&a.1));
             CauseSummary {
-                service: c.key.service.clone(),
-                operation: c.key.operation.clone(),
-                error_kind: c.key.error_kind.clone(),
+                service: c.service.clone(),
+                operation: c.operation.clone(),
+                error_kind: c.error_kind.clone(),
                 traces: c.traces,
                 share: c.share,
                 example_trace_id: c.example_trace_id.clone(),

@@ -43,6 +43,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/query", get(query::query_get).post(query::query_post))
         .route("/api/v1/traces/{trace_id}", get(query::trace))
         .route("/api/v1/rootcause", get(query::rootcause))
+        .route("/api/v1/slow", get(query::slow))
         .route("/api/v1/patterns", get(patterns::patterns))
         .route("/api/v1/tail", get(tail::tail))
         .route("/api/v1/fields", get(catalog::fields))

@@ -411,30 +411,22 @@ pub async fn rootcause(
     let max_traces = params.max_traces.unwrap_or(1_000).clamp(1, 20_000);
     let store = state.store.clone();
     let report = tokio::task::spawn_blocking(move || {
-        trawl_query::root_cause(&store.snapshot(), &trawl_query::RootCauseRequest { query: &query, start_ns: start, end_ns: end, max_traces, service: None })
+        trawl_query::root_cause(&store, &trawl_query::RootCauseRequest { query: &query, start_ns: start, end_ns: end, max_traces, service: None })
     })
     .await
     .map_err(|e| ApiError::Internal(format!("root cause task failed: {e}")))??;
     state.metrics.observe_query(started.elapsed().as_secs_f64());
-    let causes: Vec<serde_json::Value> = report
-        .causes
+    let causes: Vec<serde_json::Value> = report.causes.iter().map(finding_json).collect();
+    let timeline: Vec<serde_json::Value> = report
+        .timeline
         .iter()
-        .map(|c| {
+        .map(|e| {
             serde_json::json!({
-                "service": c.key.service,
-                "operation": c.key.operation,
-                "error_kind": c.key.error_kind,
-                "traces": c.traces,
-                "share": c.share,
-                "first_seen": format_rfc3339(c.first_seen_ns),
-                "last_seen": format_rfc3339(c.last_seen_ns),
-                "example_trace_id": c.example_trace_id,
-                "reason": c.example_reason,
-                "top_messages": c.top_messages.iter().map(|(m, n)| serde_json::json!({"message": m, "count": n})).collect::<Vec<_>>(),
-                "versions": c.versions.iter().map(|(v, n)| serde_json::json!({"version": v, "count": n})).collect::<Vec<_>>(),
-                "version_specific": c.version_specific,
-                "baseline_traces": c.baseline_traces,
-                "status": c.status,
+                "time": format_rfc3339(e.time_ns),
+                "kind": e.kind,
+                "service": e.service,
+                "operation": e.operation,
+                "detail": e.detail,
             })
         })
         .collect();
@@ -445,14 +437,106 @@ pub async fn rootcause(
         "baseline_start": format_rfc3339(report.baseline_start_ns),
         "baseline_end": format_rfc3339(report.baseline_end_ns),
         "baseline_kind": report.baseline_kind,
+        "unusual": report.unusual,
+        "summary": report.summary,
         "failing_traces": report.failing_traces,
         "analysed_traces": report.analysed_traces,
         "baseline_failing_traces": report.baseline_failing_traces,
         "causes": causes,
+        "timeline": timeline,
         "warnings": report.warnings,
         "phases": report.phases.iter().map(|(name, ms)| (name.to_string(), serde_json::json!(ms))).collect::<serde_json::Map<_, _>>(),
         "took_ms": started.elapsed().as_secs_f64() * 1e3,
     })))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SlowParams {
+    pub start: Option<String>,
+    pub end: Option<String>,
+    pub limit: Option<usize>,
+}
+
+/// `GET /api/v1/slow`: the operations (and database statements) that take the time in a window
+/// (default the last 15 minutes) and how their latency changed against the window before.
+pub async fn slow(
+    State(state): State<AppState>,
+    params: Result<Query<SlowParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let started = Instant::now();
+    let Query(params) = params.map_err(|e| ApiError::bad_request("invalid_parameters", e.body_text()))?;
+    let now = now_ns();
+    let start = bound(params.start.map(serde_json::Value::String).as_ref(), "start", now - 15 * 60 * 1_000_000_000, now)?;
+    let end = bound(params.end.map(serde_json::Value::String).as_ref(), "end", now, now)?;
+    if start >= end {
+        return Err(ApiError::bad_request("invalid_range", "start must be before end"));
+    }
+    let limit = params.limit.unwrap_or(50).clamp(1, 1_000);
+    let store = state.store.clone();
+    let report = tokio::task::spawn_blocking(move || trawl_query::slow_operations(&store.snapshot(), &trawl_query::SlowRequest { start_ns: start, end_ns: end, limit }))
+        .await
+        .map_err(|e| ApiError::Internal(format!("slow operations task failed: {e}")))?;
+    state.metrics.observe_query(started.elapsed().as_secs_f64());
+    Ok(Json(serde_json::json!({
+        "start": format_rfc3339(report.start_ns),
+        "end": format_rfc3339(report.end_ns),
+        "baseline_start": format_rfc3339(report.baseline_start_ns),
+        "baseline_end": format_rfc3339(report.baseline_end_ns),
+        "operations": report.operations,
+        "spans": report.spans,
+        "sampled": report.sampled,
+        "warnings": report.warnings,
+        "took_ms": started.elapsed().as_secs_f64() * 1e3,
+    })))
+}
+
+/// The API form of one cause: the fields of the first version, then the evidence.
+fn finding_json(c: &trawl_query::Finding) -> serde_json::Value {
+    let anomaly = |a: &trawl_query::Anomaly| {
+        serde_json::json!({
+            "service": a.service,
+            "operation": a.operation,
+            "kind": a.kind,
+            "change": a.change,
+            "score": a.z,
+            "window": a.window,
+            "baseline": a.baseline,
+            "step": a.step_ns.map(format_rfc3339),
+        })
+    };
+    serde_json::json!({
+        "service": c.service,
+        "operation": c.operation,
+        "error_kind": c.error_kind,
+        "traces": c.traces,
+        "share": c.share,
+        "first_seen": format_rfc3339(c.first_seen_ns),
+        "last_seen": format_rfc3339(c.last_seen_ns),
+        "example_trace_id": c.example_trace_id,
+        "reason": c.example_reason,
+        "top_messages": c.top_messages.iter().map(|(m, n)| serde_json::json!({"message": m, "count": n})).collect::<Vec<_>>(),
+        "versions": c.versions.iter().map(|(v, n)| serde_json::json!({"version": v, "count": n})).collect::<Vec<_>>(),
+        "version_specific": c.version_specific,
+        "baseline_traces": c.baseline_traces,
+        "status": c.status,
+        "change": c.change,
+        "score": c.score,
+        "window": c.window,
+        "baseline": c.baseline,
+        "via": c.via,
+        "explains": c.explains.iter().take(10).map(anomaly).collect::<Vec<_>>(),
+        "patterns": c.patterns.iter().map(|p| serde_json::json!({
+            "template": p.template,
+            "sample": p.sample,
+            "window": p.window,
+            "baseline": p.baseline,
+            "score": p.z,
+            "changed": p.changed,
+            "born": p.born_ns.map(format_rfc3339),
+            "operation": p.operation,
+            "example_trace_id": p.example_trace_id,
+        })).collect::<Vec<_>>(),
+    })
 }
 
 /// The API form of a record.

@@ -45,20 +45,38 @@ struct Service {
     hosts: Vec<String>,
 }
 
+/// How a CLIENT span names the party it calls: the three conventions found in the wild.
+#[derive(Debug, Clone, Copy)]
+enum PeerAttr {
+    /// `peer.service`.
+    PeerService,
+    /// `server.address` and `server.port` (current semantic conventions).
+    ServerAddress,
+    /// `net.peer.name` (semantic conventions before 1.21).
+    NetPeerName,
+}
+
 /// One operation of the call graph and what it calls.
 struct Op {
     service: usize,
     name: String,
     kind: SpanKind,
     median_ms: f64,
-    peer: Option<&'static str>,
+    peer: Option<(PeerAttr, &'static str)>,
+    /// A CLIENT span gives up on its callee after this long and fails.
+    timeout_ms: Option<f64>,
     /// A failure below is swallowed (logged as a warning) instead of failing this operation.
     optional: bool,
     children: Vec<Op>,
 }
 
 fn op(service: usize, name: &str, kind: SpanKind, median_ms: f64, children: Vec<Op>) -> Op {
-    Op { service, name: name.to_string(), kind, median_ms, peer: None, optional: false, children }
+    Op { service, name: name.to_string(), kind, median_ms, peer: None, timeout_ms: None, optional: false, children }
+}
+
+/// A CLIENT span of `service` calling `peer`, named as the peer's own convention asks.
+fn client(service: usize, name: &str, median_ms: f64, peer: (PeerAttr, &'static str), children: Vec<Op>) -> Op {
+    Op { peer: Some(peer), ..op(service, name, SpanKind::Client, median_ms, children) }
 }
 
 /// The simulated fleet. Deterministic: the same config gives the same requests.
@@ -140,6 +158,7 @@ impl Fleet {
             (5, 6),
             (5, 8),
             (5, 11),
+            (5, 2),
         ]
         .into_iter()
         .map(|(a, b)| (self.services[a].name.clone(), self.services[b].name.clone()))
@@ -155,29 +174,31 @@ impl Fleet {
     }
 
     fn plan(&mut self) -> Op {
+        use PeerAttr::*;
         let s = SpanKind::Server;
-        let c = SpanKind::Client;
-        let auth = op(1, "verify token", s, 3.0, vec![Op { peer: Some("redis"), ..op(1, "GET token-cache", c, 1.0, vec![]) }]);
+        let auth = op(1, "verify token", s, 3.0, vec![client(1, "GET token-cache", 1.0, (NetPeerName, "redis"), vec![])]);
         let roll = self.rng.f64();
         if roll < 0.3 {
-            let mut pay_call = op(6, "POST third-party-payment-api /v1/charges", c, 180.0, vec![]);
-            pay_call.peer = Some("third-party-payment-api");
+            let pay_call = client(6, "POST third-party-payment-api /v1/charges", 180.0, (PeerService, "third-party-payment-api"), vec![]);
             let mut notify = op(8, "send confirmation", s, 15.0, vec![]);
             notify.optional = true;
-            let mut order = op(
+            let reserve = op(7, "reserve stock", s, 6.0, vec![client(7, "SELECT stock", 4.0, (PeerService, "inventory-db"), vec![])]);
+            let user = op(2, "GET /users/{id}", s, 4.0, vec![client(2, "SELECT users", 2.0, (PeerService, "postgresql"), vec![])]);
+            let order = op(
                 5,
                 "place order",
                 s,
                 12.0,
                 vec![
-                    op(7, "reserve stock", s, 6.0, vec![Op { peer: Some("postgresql"), ..op(7, "SELECT stock", c, 4.0, vec![]) }]),
+                    Op { timeout_ms: Some(300.0), ..client(5, "POST /inventory/reserve", 0.5, (ServerAddress, "inventory-service"), vec![reserve]) },
+                    Op { timeout_ms: Some(1000.0), ..client(5, "GET /users/{id}", 0.5, (ServerAddress, "user-service"), vec![user]) },
                     op(6, "charge", s, 8.0, vec![pay_call]),
                     op(11, "create shipment", s, 10.0, vec![]),
                     notify,
                 ],
             );
-            order.optional = false;
-            op(0, "POST /api/checkout", s, 5.0, vec![auth, op(4, "GET /cart", s, 8.0, vec![]), order])
+            let cart = op(4, "GET /cart", s, 8.0, vec![client(4, "SELECT cart_items", 3.0, (PeerService, "postgresql"), vec![])]);
+            op(0, "POST /api/checkout", s, 5.0, vec![auth, cart, order])
         } else if roll < 0.8 {
             let mut reco = op(10, "recommend", s, 25.0, vec![]);
             reco.optional = true;
@@ -188,7 +209,7 @@ impl Fleet {
                 "GET /api/users/me",
                 s,
                 3.0,
-                vec![auth, op(2, "get profile", s, 5.0, vec![Op { peer: Some("postgresql"), ..op(2, "SELECT users", c, 2.0, vec![]) }])],
+                vec![auth, op(2, "get profile", s, 5.0, vec![client(2, "SELECT users", 2.0, (PeerService, "postgresql"), vec![])])],
             )
         }
     }
@@ -248,17 +269,44 @@ impl Fleet {
                 (Scenario::Cascade, 1, "GET token-cache") if self.rng.chance(0.7) => {
                     return Some((self.rng.latency_ns(1.0), "connection refused: token cache redis:6379 unavailable".into(), Some("ConnectionRefusedError")))
                 }
+                (Scenario::Partition, 5, "GET /users/{id}") => {
+                    return Some((self.rng.latency_ns(1.0), "connect ECONNREFUSED user-service:8080 (connection refused)".into(), Some("ConnectionRefusedError")))
+                }
+                (Scenario::PoolExhaustion, 4, "GET /cart") if self.rng.chance(0.5) => {
+                    return Some((
+                        self.rng.latency_ns(1.0),
+                        "connection pool exhausted: 20 of 20 connections in use, request rejected".into(),
+                        Some("PoolExhaustedError"),
+                    ))
+                }
                 _ => {}
             }
         }
-        // Background noise, in every window: rare errors that are not the incident.
+        // Background noise, in every window: errors that are not the incident. Fillers fail
+        // rarely; the recommender fails a steady 5 % (its callers carry on); the catalog has
+        // occasional cache-miss storms.
         if node.service >= CORE.len() && self.rng.chance(0.004) {
             return Some((self.rng.latency_ns(50.0), "upstream connect error or disconnect/reset before headers".into(), None));
+        }
+        if node.service == 10 && name == "recommend" && self.rng.chance(0.05) {
+            return Some((self.rng.latency_ns(30.0), "model shard not loaded, try again later".into(), Some("UnavailableError")));
         }
         if node.service == 3 && name == "list items" && self.rng.chance(0.003) {
             return Some((self.rng.latency_ns(200.0), "catalog cache miss storm: read timeout".into(), Some("ReadTimeout")));
         }
         None
+    }
+
+    /// Extra time the scenario's fault adds to this operation's own work (its spans stay OK).
+    fn slowdown_at(&mut self, node: &Op, t: &Trace) -> i64 {
+        if !t.fault {
+            return 0;
+        }
+        match (self.config.scenario, node.service, node.name.as_str()) {
+            (Scenario::SlowDependency, 7, "reserve stock") => self.rng.latency_ns(600.0),
+            (Scenario::LatencyRegression, 3, "list items") => self.rng.latency_ns(120.0),
+            _ => 0,
+        }
     }
 
     /// Runs one operation and its callees; returns its end time and its error, if it failed.
@@ -270,7 +318,9 @@ impl Fleet {
         let mut child_error: Option<String> = None;
         // Planned callees, then the filler services this service calls.
         let fillers: Vec<usize> = if node.kind == SpanKind::Server {
-            self.callees[node.service].clone().into_iter().filter(|_| self.rng.chance(0.35)).collect()
+            // About three filler calls per operation at most, however many fillers hang below.
+            let p = (3.0 / self.callees[node.service].len().max(1) as f64).min(0.35);
+            self.callees[node.service].clone().into_iter().filter(|_| self.rng.chance(p)).collect()
         } else {
             Vec::new()
         };
@@ -289,6 +339,17 @@ impl Fleet {
                 }
             }
         }
+        cursor += self.slowdown_at(node, t);
+        // A client that gives up: it fails at its deadline, whatever its callee does later.
+        let deadline = node.timeout_ms.map(|ms| start_ns + (ms * 1e6) as i64).filter(|&d| fault.is_none() && cursor > d);
+        let fault = match (fault, deadline) {
+            (None, Some(d)) => {
+                let callee = node.peer.map_or("callee", |(_, p)| p);
+                let ms = node.timeout_ms.unwrap_or_default();
+                Some((d - start_ns, format!("deadline exceeded after {ms}ms calling {callee}"), Some("TimeoutError")))
+            }
+            (fault, _) => fault,
+        };
         let own_fault = fault.is_some();
         let (end, error, exception) = match fault {
             Some((duration, message, exception)) => (start_ns + duration, Some(message), exception),
@@ -307,8 +368,14 @@ impl Fleet {
             attributes.push(("http.response.status_code".into(), AttrValue::Int(if error.is_some() { 502 } else { 200 })));
             attributes.push(("user.id".into(), AttrValue::Str(t.user.clone())));
         }
-        if let Some(peer) = node.peer {
-            attributes.push(("peer.service".into(), AttrValue::Str(peer.to_string())));
+        match node.peer {
+            Some((PeerAttr::PeerService, peer)) => attributes.push(("peer.service".into(), AttrValue::Str(peer.to_string()))),
+            Some((PeerAttr::ServerAddress, peer)) => {
+                attributes.push(("server.address".into(), AttrValue::Str(peer.to_string())));
+                attributes.push(("server.port".into(), AttrValue::Int(8080)));
+            }
+            Some((PeerAttr::NetPeerName, peer)) => attributes.push(("net.peer.name".into(), AttrValue::Str(peer.to_string()))),
+            None => {}
         }
         let mut events = Vec::new();
         if let (Some(message), Some(ty)) = (&error, exception) {
@@ -372,9 +439,17 @@ impl Fleet {
         }
         let order = t.order_id.clone();
         let user = t.user.clone();
+        let log_only = t.fault && self.config.scenario == Scenario::LogOnly && node.service == 6 && node.name == "charge";
         let (level, body) = match (node.service, node.name.as_str(), error) {
+            (6, "charge", None) if log_only && self.rng.chance(1.0 / 3.0) => {
+                (Level::Error, format!("결제 실패: 카드 승인 거절 order_id={order} (issuer code 05)"))
+            }
+            (9, "query index", None) if self.rng.chance(0.1) => {
+                (Level::Error, format!("index shard {} lagging behind primary by {} docs", self.rng.below(8), 100 + self.rng.below(5000)))
+            }
             (6, _, Some(e)) => (Level::Error, format!("결제 실패: 외부 결제사 응답 없음 (order_id={order}): {e}")),
             (6, "charge", None) => (Level::Info, format!("결제 완료: 주문 {order} 승인")),
+            (_, _, Some(e)) if node.kind == SpanKind::Client && node.service != 6 => (Level::Error, format!("{} failed: {e}", node.name)),
             (5, _, Some(e)) if own_fault => (Level::Error, format!("주문 처리 실패 order_id={order}\n{e}\n\tat com.shop.order.OrderService.place(OrderService.java:214)\n\tat com.shop.order.OrderController.create(OrderController.java:88)")),
             (5, _, Some(_)) => (Level::Error, format!("결제가 실패했습니다: 주문 {order} 취소")),
             (5, _, None) => (Level::Info, format!("order {order} placed for {user}")),

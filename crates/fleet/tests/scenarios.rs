@@ -1,5 +1,8 @@
-//! Root-cause ranking on generated scenarios whose fault is known: the top cause must be the
-//! injected one, for every scenario kind, and a quiet fleet must not invent one.
+//! Per-trace root causes on generated scenarios whose fault is known: grouped by their
+//! root-cause span (the deepest failing span no child explains), the top group must be the
+//! deepest failing span of the injected fault (`Scenario::deepest_failing_span`), and a fault
+//! that fails no span must leave only background noise. (The fleet-wide analysis, which names
+//! the broken party rather than the deepest failing span, is tested in trawl-query.)
 
 use std::collections::HashMap;
 
@@ -58,7 +61,7 @@ fn the_injected_fault_is_the_top_cause_for_every_scenario() {
                 top.share
             );
         }
-        match scenario.expected_cause() {
+        match scenario.deepest_failing_span() {
             None => {
                 // Only background noise: every cause is small and not new-and-large.
                 let total: usize = causes.iter().map(|c| c.traces).sum();

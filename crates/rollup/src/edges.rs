@@ -5,8 +5,11 @@
 //! span it caused; SERVER → SERVER without client instrumentation counts too). The call is
 //! measured by the child span: its duration and its status.
 //!
-//! A CLIENT or PRODUCER span with no child in the set but a `peer.service` attribute is a call to
-//! that (often uninstrumented) service, measured by the client span.
+//! A CLIENT or PRODUCER span with no child in the set but naming its peer is a call to that
+//! (often uninstrumented, or unreachable) service, measured by the client span. The peer is
+//! the first of `peer.service`, `server.address` (current semantic conventions) and
+//! `net.peer.name` (before 1.21) that the span has, as given (an address is not resolved to a
+//! service name).
 //!
 //! Limitation: the parent is looked up only among the spans given, i.e. one frozen buffer at
 //! flush time (spans of a request normally arrive together). A child whose parent arrived in
@@ -19,6 +22,17 @@ use trawl_model::{AttrValue, Span, SpanKind};
 
 /// The attribute naming the remote service of a client span.
 pub const PEER_SERVICE_ATTRIBUTE: &str = "peer.service";
+
+/// The attributes that name the party a client span calls, in order of preference.
+pub const PEER_ATTRIBUTES: [&str; 3] = [PEER_SERVICE_ATTRIBUTE, "server.address", "net.peer.name"];
+
+/// The party a CLIENT or PRODUCER span calls, by the first of [`PEER_ATTRIBUTES`] it has.
+pub fn peer_of(span: &Span) -> Option<&str> {
+    PEER_ATTRIBUTES.iter().find_map(|key| match span.attributes.iter().find(|(k, _)| k == key).map(|(_, v)| v) {
+        Some(AttrValue::Str(peer)) if !peer.is_empty() => Some(peer.as_str()),
+        _ => None,
+    })
+}
 
 /// One call from `caller` to `callee`, measured by `span`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -51,9 +65,8 @@ pub fn service_calls<'a>(spans: &[&'a Span]) -> Vec<ServiceCall<'a>> {
         {
             continue;
         }
-        let peer = span.attributes.iter().find(|(k, _)| k == PEER_SERVICE_ATTRIBUTE).map(|(_, v)| v);
-        if let Some(AttrValue::Str(peer)) = peer {
-            if !peer.is_empty() && *peer != span.service {
+        if let Some(peer) = peer_of(span) {
+            if peer != span.service {
                 calls.push(ServiceCall { caller: &span.service, callee: peer, span });
             }
         }
@@ -95,6 +108,19 @@ mod tests {
             span("t2", "a1", "w2", "api", Server),
         ];
         check(&spans, &[("web", "api", "a1"), ("api", "postgres", "a3"), ("api", "auth", "u1")]);
+    }
+
+    #[test]
+    fn peers_named_by_any_convention() {
+        let named = |key: &str, id: &str| {
+            let mut s = span("t", id, "", "api", SpanKind::Client);
+            s.attributes.push((key.into(), AttrValue::Str(format!("{key}-peer"))));
+            s
+        };
+        let mut both = named("server.address", "c4");
+        both.attributes.push((PEER_SERVICE_ATTRIBUTE.into(), AttrValue::Str("preferred".into())));
+        let spans = [named("server.address", "c1"), named("net.peer.name", "c2"), named("http.url", "c3"), both];
+        check(&spans, &[("api", "server.address-peer", "c1"), ("api", "net.peer.name-peer", "c2"), ("api", "preferred", "c4")]);
     }
 
     #[test]

@@ -18,7 +18,7 @@ pub mod summary;
 #[cfg(test)]
 mod testing;
 
-pub use edges::{service_calls, ServiceCall, PEER_SERVICE_ATTRIBUTE};
+pub use edges::{peer_of, service_calls, ServiceCall, PEER_ATTRIBUTES, PEER_SERVICE_ATTRIBUTE};
 pub use error::RollupError;
 pub use level_counts::LevelCounts;
 pub use red::RedStats;

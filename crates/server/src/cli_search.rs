@@ -328,50 +328,107 @@ pub fn why(server: &str, query: &str, since: &str, format: Format) -> anyhow::Re
     }
     let Palette { red, bold, dim, reset } = Palette::new();
     let causes = answer["causes"].as_array().cloned().unwrap_or_default();
+    let unusual = answer["unusual"].as_bool().unwrap_or(false);
     writeln!(
         out,
-        "{bold}{} failing traces{reset} from {} to {} ({} analysed; {} in the baseline, {})",
-        answer["failing_traces"],
+        "{bold}{}{reset}",
+        if unusual { format!("{red}{}{reset}", answer["summary"].as_str().unwrap_or("")) } else { "nothing unusual".to_string() }
+    )?;
+    writeln!(
+        out,
+        "{dim}{} to {} against {}; {} failing traces ({} analysed){reset}",
         answer["start"].as_str().unwrap_or(""),
         answer["end"].as_str().unwrap_or(""),
-        answer["analysed_traces"],
-        answer["baseline_failing_traces"],
         if answer["baseline_kind"] == "same_time_last_week" { "the same time last week" } else { "the window before" },
+        answer["failing_traces"],
+        answer["analysed_traces"],
     )?;
     if causes.is_empty() {
-        writeln!(out, "no failing requests in this window")?;
+        writeln!(out, "no failing requests and no change in this window")?;
         return Ok(());
     }
     for (rank, c) in causes.iter().enumerate().take(10) {
-        let status = c["status"].as_str().unwrap_or("");
-        let status = match status {
+        let status = match c["status"].as_str().unwrap_or("") {
             "new" => format!("{red}NEW{reset}"),
-            "grown" => format!("{red}GROWN{reset} (was {})", c["baseline_traces"]),
+            "grown" => format!("{red}GROWN{reset}"),
             other => other.to_string(),
         };
+        let via = c["via"].as_array().map(|v| v.iter().filter_map(|s| s.as_str()).collect::<Vec<_>>().join(", ")).unwrap_or_default();
         writeln!(
             out,
-            "{bold}{}. {} `{}`{reset}  {}  {:.0} % of failing traces ({}), {}",
+            "{bold}{}. {} `{}`{reset}  {}  {}  score {:.1}{}",
             rank + 1,
             c["service"].as_str().unwrap_or(""),
             c["operation"].as_str().unwrap_or(""),
-            c["error_kind"].as_str().unwrap_or(""),
-            c["share"].as_f64().unwrap_or(0.0) * 100.0,
-            c["traces"],
-            status
+            c["change"].as_str().unwrap_or(""),
+            status,
+            c["score"].as_f64().unwrap_or(0.0),
+            if via.is_empty() { String::new() } else { format!("  (as seen from {via})") },
         )?;
-        writeln!(out, "   {}", c["reason"].as_str().unwrap_or(""))?;
+        writeln!(out, "   {}: {}  (baseline {})", figures_label(c), figures(&c["window"]), figures(&c["baseline"]))?;
+        if let Some(reason) = c["reason"].as_str().filter(|r| !r.is_empty()) {
+            writeln!(out, "   {reason}")?;
+        }
         if let Some(v) = c["version_specific"].as_str() {
             writeln!(out, "   {red}only in {} {v}{reset} (other versions of the service do not fail this way)", c["service"].as_str().unwrap_or(""))?;
         }
-        writeln!(
-            out,
-            "   {dim}first seen {}  example: trawl trace {}{reset}",
-            c["first_seen"].as_str().unwrap_or(""),
-            c["example_trace_id"].as_str().unwrap_or("")
-        )?;
+        for p in c["patterns"].as_array().into_iter().flatten().filter(|p| p["changed"].as_bool() == Some(true)).take(3) {
+            writeln!(out, "   log: {}  {} lines (baseline {})", p["template"].as_str().unwrap_or(""), p["window"], p["baseline"])?;
+        }
+        for a in c["explains"].as_array().into_iter().flatten().take(5) {
+            writeln!(
+                out,
+                "   {dim}↑ explains {} `{}` {} {}: {} (baseline {}){reset}",
+                a["service"].as_str().unwrap_or(""),
+                a["operation"].as_str().unwrap_or(""),
+                a["kind"].as_str().unwrap_or(""),
+                a["change"].as_str().unwrap_or(""),
+                figures(&a["window"]),
+                figures(&a["baseline"]),
+            )?;
+        }
+        if let Some(trace) = c["example_trace_id"].as_str().filter(|t| !t.is_empty()) {
+            writeln!(out, "   {dim}first seen {}  example: trawl trace {trace}{reset}", c["first_seen"].as_str().unwrap_or(""))?;
+        }
+    }
+    let timeline = answer["timeline"].as_array().cloned().unwrap_or_default();
+    if !timeline.is_empty() {
+        writeln!(out, "{bold}timeline{reset}")?;
+        for e in timeline.iter().take(20) {
+            writeln!(
+                out,
+                "  {}  {:<13} {} {}  {}",
+                e["time"].as_str().unwrap_or(""),
+                e["kind"].as_str().unwrap_or(""),
+                e["service"].as_str().unwrap_or(""),
+                e["operation"].as_str().filter(|o| !o.is_empty()).map(|o| format!("`{o}`")).unwrap_or_default(),
+                e["detail"].as_str().unwrap_or(""),
+            )?;
+        }
     }
     Ok(())
+}
+
+fn figures_label(cause: &serde_json::Value) -> &'static str {
+    match cause["change"].as_str() {
+        Some("log_errors") => "ERROR lines",
+        Some("failed_calls") => "calls",
+        _ => "requests",
+    }
+}
+
+/// `120 requests, 30 errors (25.0 %), p50 4.1 ms, p95 310 ms` from an API figures object.
+fn figures(f: &serde_json::Value) -> String {
+    let mut text = format!(
+        "{} total, {} errors ({:.1} %)",
+        f["requests"].as_u64().unwrap_or(0),
+        f["errors"].as_u64().unwrap_or(0),
+        f["error_rate"].as_f64().unwrap_or(0.0) * 100.0
+    );
+    if let (Some(p50), Some(p95)) = (f["p50_ms"].as_f64(), f["p95_ms"].as_f64()) {
+        text.push_str(&format!(", p50 {p50:.1} ms, p95 {p95:.1} ms"));
+    }
+    text
 }
 
 /// `trawl tail [QUERY]`: follows new matching records as they arrive (Server-Sent Events).

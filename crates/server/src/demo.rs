@@ -16,7 +16,9 @@ pub struct DemoArgs {
     /// Number of simulated services (at least 12).
     #[arg(long, default_value_t = 50)]
     pub services: usize,
-    /// The fault: payment-timeout, bad-deploy, db-slow, cascade or none.
+    /// The fault: one of `trawl_fleet::Scenario::ALL` by name (payment-timeout, bad-deploy,
+    /// db-slow, cascade, slow-dependency, log-only, partition, pool-exhaustion,
+    /// latency-regression) or none.
     #[arg(long, default_value = "payment-timeout")]
     pub scenario: String,
     /// Requests per second through the fleet.
@@ -77,7 +79,7 @@ fn demo_notifications(webhook: Option<&str>) -> String {
 
 pub fn run(mut args: DemoArgs) -> anyhow::Result<()> {
     let Some(scenario) = Scenario::parse(&args.scenario) else {
-        bail!("unknown scenario {:?}: use payment-timeout, bad-deploy, db-slow, cascade or none", args.scenario)
+        bail!("unknown scenario {:?}: use one of {}", args.scenario, Scenario::ALL.map(|s| s.name()).join(", "))
     };
     let schedule = Schedule {
         delay: duration(&args.fault_delay, "fault delay")?,

@@ -1,158 +1,30 @@
-//! Root cause for a window: which services and operations broke the failing requests.
+//! The failing traces of a window, assembled: each attributed to its root-cause span (the
+//! deepest failing span no child explains, `trawl_trace::assemble`). They give the answer its
+//! examples and messages, and answer alone for a query or a service's alert (the failing
+//! traces that query or service is in).
 //!
 //! 1. The failing traces of the window: traces with an error span in it (a scan of three small
 //!    columns), or, when a query is given, the traces of the records it matches.
 //! 2. The newest of them (`max_traces`): all their spans and records (a margin around the window
-//!    catches the parts of a trace outside it), assembled, each attributed to its root-cause span
-//!    (`trawl_trace::assemble`).
-//! 3. The same for the baseline window (the same hours a week before when spans exist then,
-//!    else the window of the same length just before), counted by cause, so each cause is marked
-//!    new, grown, steady or shrunk.
-//! 4. For the services that are causes only: the `service.version`s they ran in the window (a
+//!    catches the parts of a trace outside it), assembled.
+//! 3. For the services that are causes only: the `service.version`s they ran in the window (a
 //!    cause specific to one version is a bad deploy) and when each operation first failed.
 
 use std::collections::{HashMap, HashSet};
-use std::time::Instant;
 
-use serde::Serialize;
-use trawl_model::{Record, Span, StatusCode};
 use arrow::array::{Array, RecordBatch, StringArray, TimestampNanosecondArray};
+use trawl_model::{Record, Span, StatusCode};
 use trawl_storage::{
     parse_attributes, record_from_batch, span_from_batch, RecordColumns, ScanFilter, ScanRows, ScanStats, SegmentKind, Snapshot, SpanColumns,
 };
-use trawl_trace::{assemble, rank_causes, AssembledTrace, Cause, CauseKey};
+use trawl_trace::{assemble, AssembledTrace};
 
-use crate::ast::Query;
+use super::RootCauseRequest;
 use crate::{search, QueryError, SearchRequest};
 
 /// The spans of a failing trace are looked for this long before and after its error span's
 /// window: requests, unlike batch jobs, last seconds.
 const MARGIN_NS: i64 = 60 * 1_000_000_000;
-
-const WEEK_NS: i64 = 7 * 24 * 3600 * 1_000_000_000;
-
-/// Which window the causes are compared with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum BaselineKind {
-    PreviousWindow,
-    SameTimeLastWeek,
-}
-
-/// True when some span may start in `[start, end)`: in the buffer, or in a segment whose
-/// sidecar says a row group covers that time.
-fn has_spans(snapshot: &Snapshot, start: i64, end: i64) -> bool {
-    snapshot.may_hold(&ScanFilter::spans(start, end - 1))
-}
-
-pub struct RootCauseRequest<'a> {
-    pub query: &'a Query,
-    pub start_ns: i64,
-    pub end_ns: i64,
-    /// At most this many failing traces are assembled: the newest ones.
-    pub max_traces: usize,
-    /// Without a query: only the failing traces in which this service has an error span (an
-    /// alert about one service explains that service's failures).
-    pub service: Option<&'a str>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct RootCauseReport {
-    pub start_ns: i64,
-    pub end_ns: i64,
-    pub baseline_start_ns: i64,
-    pub baseline_end_ns: i64,
-    pub baseline_kind: BaselineKind,
-    pub failing_traces: usize,
-    pub analysed_traces: usize,
-    pub baseline_failing_traces: usize,
-    pub causes: Vec<Cause>,
-    pub warnings: Vec<String>,
-    /// Where the time went, by step.
-    pub phases: Vec<(&'static str, f64)>,
-    pub elapsed_ms: f64,
-}
-
-pub fn root_cause(snapshot: &Snapshot, request: &RootCauseRequest<'_>) -> Result<RootCauseReport, QueryError> {
-    let started = Instant::now();
-    if request.start_ns >= request.end_ns {
-        return Err(QueryError::Invalid("start must be before end".into()));
-    }
-    let mut warnings = Vec::new();
-    let length = request.end_ns - request.start_ns;
-    // The same hours a week earlier when spans exist then (daily and weekly rhythms cancel out),
-    // else the window just before.
-    let week_start = request.start_ns.saturating_sub(WEEK_NS);
-    let (baseline_start, baseline_end, baseline_kind) = if has_spans(snapshot, week_start, week_start + length) {
-        (week_start, week_start + length, BaselineKind::SameTimeLastWeek)
-    } else {
-        (request.start_ns.saturating_sub(length), request.start_ns, BaselineKind::PreviousWindow)
-    };
-
-    let mut phases = Vec::new();
-    let mut lap = Instant::now();
-    let mut phase = |name: &'static str| {
-        phases.push((name, lap.elapsed().as_secs_f64() * 1e3));
-        lap = Instant::now();
-    };
-    let window = failing_traces(snapshot, request, request.start_ns, request.end_ns, &mut warnings)?;
-    let baseline = failing_traces(snapshot, request, baseline_start, baseline_end, &mut warnings)?;
-    phase("find_failing_ms");
-    let (window_traces, n_window) = assemble_newest(snapshot, &window, request, request.start_ns, request.end_ns, &mut warnings);
-    let (baseline_traces, n_baseline) = assemble_newest(snapshot, &baseline, request, baseline_start, baseline_end, &mut warnings);
-    phase("fetch_and_assemble_ms");
-    let wants = |t: &AssembledTrace| {
-        request.query.expr.is_some() || t.root_cause.as_ref().is_some_and(|rc| rc.kind == trawl_trace::RootCauseKind::Error)
-    };
-    let mut baseline_counts: HashMap<CauseKey, usize> = HashMap::new();
-    for t in baseline_traces.iter().filter(|t| wants(t)) {
-        if let Some(k) = CauseKey::of(t) {
-            *baseline_counts.entry(k).or_default() += 1;
-        }
-    }
-    // Both windows are sampled: compare rates, so scale the baseline to the window's sampling.
-    let window_rate = window_traces.len() as f64 / n_window.max(1) as f64;
-    let baseline_rate = baseline_traces.len() as f64 / n_baseline.max(1) as f64;
-    let baseline_counts = baseline_counts
-        .into_iter()
-        .map(|(k, n)| (k, if baseline_rate > 0.0 { (n as f64 * window_rate / baseline_rate).round() as usize } else { n }))
-        .collect();
-    let analysed: Vec<AssembledTrace> = window_traces.into_iter().filter(|t| wants(t)).collect();
-    // Versions and first failures only for the services of the leading causes: rank once to
-    // know them, look them up in one projected scan, rank again with the versions.
-    let preliminary = rank_causes(&analysed, &baseline_counts, &HashMap::new());
-    let mut services: Vec<String> = Vec::new();
-    for cause in &preliminary {
-        if services.len() >= MAX_CAUSE_SERVICES {
-            break;
-        }
-        if !services.contains(&cause.key.service) {
-            services.push(cause.key.service.clone());
-        }
-    }
-    let context = cause_context(snapshot, &services, request.start_ns, request.end_ns, &mut warnings);
-    phase("versions_ms");
-    let mut causes = rank_causes(&analysed, &baseline_counts, &context.versions);
-    for cause in &mut causes {
-        if let Some(&first) = context.first_error.get(&(cause.key.service.clone(), cause.key.operation.clone())) {
-            cause.first_seen_ns = cause.first_seen_ns.min(first);
-        }
-    }
-    Ok(RootCauseReport {
-        start_ns: request.start_ns,
-        end_ns: request.end_ns,
-        baseline_start_ns: baseline_start,
-        baseline_end_ns: baseline_end,
-        baseline_kind,
-        failing_traces: n_window,
-        analysed_traces: analysed.len(),
-        baseline_failing_traces: n_baseline,
-        causes,
-        warnings,
-        phases,
-        elapsed_ms: started.elapsed().as_secs_f64() * 1e3,
-    })
-}
 
 fn version_of(resource: &trawl_model::Attributes) -> Option<String> {
     resource.iter().find(|(k, _)| k == "service.version").map(|(_, v)| v.to_text().into_owned())
@@ -174,12 +46,9 @@ fn version_in_json(json: &str) -> Option<String> {
     version_of(&parse_attributes(json))
 }
 
-/// The services of this many leading causes get their versions and first failures looked up.
-const MAX_CAUSE_SERVICES: usize = 3;
-
 /// The window's failing traces (or the traces of the query's matches), each with the time of
 /// its latest error span (or matching record).
-fn failing_traces(
+pub(super) fn failing_traces(
     snapshot: &Snapshot,
     request: &RootCauseRequest<'_>,
     start: i64,
@@ -231,34 +100,38 @@ fn failing_traces(
     Ok(ids)
 }
 
-fn strings<'a>(batch: &'a RecordBatch, name: &str) -> Option<&'a StringArray> {
+pub(crate) fn strings<'a>(batch: &'a RecordBatch, name: &str) -> Option<&'a StringArray> {
     batch.column_by_name(name).and_then(|c| c.as_any().downcast_ref::<StringArray>())
 }
 
-fn timestamps<'a>(batch: &'a RecordBatch, name: &str) -> Option<&'a TimestampNanosecondArray> {
+pub(crate) fn timestamps<'a>(batch: &'a RecordBatch, name: &str) -> Option<&'a TimestampNanosecondArray> {
     batch.column_by_name(name).and_then(|c| c.as_any().downcast_ref::<TimestampNanosecondArray>())
 }
 
 /// A scan whose warnings are kept as text and whose statistics are not kept.
-fn scan(snapshot: &Snapshot, filter: &ScanFilter, columns: Option<&[&str]>, warnings: &mut Vec<String>, f: impl FnMut(ScanRows<'_>)) {
+pub(crate) fn scan(snapshot: &Snapshot, filter: &ScanFilter, columns: Option<&[&str]>, warnings: &mut Vec<String>, f: impl FnMut(ScanRows<'_>)) {
     let mut scan_warnings = Vec::new();
     snapshot.scan_with(filter, columns, &mut ScanStats::default(), &mut scan_warnings, f);
     warnings.extend(scan_warnings.iter().map(ToString::to_string));
 }
 
 /// Versions seen per service, and the first error span per (service, operation), in a window.
-struct CauseContext {
-    versions: HashMap<String, HashMap<String, usize>>,
-    first_error: HashMap<(String, String), i64>,
+pub(super) struct CauseContext {
+    pub versions: HashMap<String, HashMap<String, usize>>,
+    /// The first span of each (service, version).
+    pub version_first_ns: HashMap<(String, String), i64>,
+    pub first_error: HashMap<(String, String), i64>,
 }
 
-fn cause_context(snapshot: &Snapshot, services: &[String], start: i64, end: i64, warnings: &mut Vec<String>) -> CauseContext {
-    let mut context = CauseContext { versions: HashMap::new(), first_error: HashMap::new() };
+pub(super) fn cause_context(snapshot: &Snapshot, services: &[String], start: i64, end: i64, warnings: &mut Vec<String>) -> CauseContext {
+    let mut context = CauseContext { versions: HashMap::new(), version_first_ns: HashMap::new(), first_error: HashMap::new() };
     if services.is_empty() {
         return context;
     }
     let mut visit = |service: &str, name: &str, time: i64, error: bool, version: Option<String>| {
         if let Some(v) = version {
+            let first = context.version_first_ns.entry((service.to_string(), v.clone())).or_insert(time);
+            *first = (*first).min(time);
             *context.versions.entry(service.to_string()).or_default().entry(v).or_default() += 1;
         }
         if error {
@@ -295,7 +168,7 @@ fn cause_context(snapshot: &Snapshot, services: &[String], start: i64, end: i64,
 /// Assembles the newest `max_traces` of the failing traces (by their latest error): what is
 /// failing now, and traces that sit together in the newest row groups, so fetching them reads
 /// few of them. Returns the traces and how many failing traces there were.
-fn assemble_newest(
+pub(super) fn assemble_newest(
     snapshot: &Snapshot,
     ids: &HashMap<String, i64>,
     request: &RootCauseRequest<'_>,
@@ -333,6 +206,15 @@ pub fn fetch_traces(
     end: i64,
     warnings: &mut Vec<String>,
 ) -> (Vec<Span>, Vec<Record>) {
+    fetch(snapshot, wanted, start, end, true, warnings)
+}
+
+/// Every span of the wanted traces within `[start, end]`.
+pub(super) fn fetch_spans(snapshot: &Snapshot, wanted: &HashSet<&str>, start: i64, end: i64, warnings: &mut Vec<String>) -> Vec<Span> {
+    fetch(snapshot, wanted, start, end, false, warnings).0
+}
+
+fn fetch(snapshot: &Snapshot, wanted: &HashSet<&str>, start: i64, end: i64, with_records: bool, warnings: &mut Vec<String>) -> (Vec<Span>, Vec<Record>) {
     let mut spans = Vec::new();
     let mut records = Vec::new();
     let mut corrupt = Vec::new();
@@ -350,6 +232,10 @@ pub fn fetch_traces(
         },
         ScanRows::Record(_) => {}
     });
+    if !with_records {
+        warnings.append(&mut corrupt);
+        return (spans, records);
+    }
     let filter = ScanFilter { kind: SegmentKind::Records, ..filter };
     scan(snapshot, &filter, None, warnings, |rows| match rows {
         ScanRows::Record(r) => records.push(r.clone()),

@@ -1,0 +1,134 @@
+//! Which changes are causes and which are their effects: a walk down the call graph.
+//!
+//! Every service with a change of its own (errors, latency, ERROR logs) is a suspect. A suspect
+//! whose calls to a callee changed (failed or slowed along the edge) is explained by that
+//! callee, and the walk goes on from it:
+//! - a callee with changes of its own explains its callers, even when its own spans are all
+//!   OK (a callee that got slower explains its callers' timeouts), and is itself explained by
+//!   its own callees in turn;
+//! - a callee that sent no spans at all (known only from its callers' CLIENT spans, by
+//!   `peer.service`, `server.address` or `net.peer.name`) is the cause: an uninstrumented
+//!   dependency;
+//! - an instrumented callee without changes of its own whose calls from this caller failed
+//!   is the cause as well: the calls did not reach it (connection refused, a partition).
+//!
+//! A suspect whose calls did not change is its own cause. Every cause carries the suspects it
+//! explains (its callers, transitively) as evidence, and its score is the largest standard
+//! score along that chain: how unusual the whole incident it explains is.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::evidence::{Anomaly, ChangeKind, Evidence};
+
+/// A cause found by the walk.
+#[derive(Debug, Clone)]
+pub struct Attributed {
+    pub service: String,
+    /// Its operation, when the walk knows it (an operation's own change); empty for a log
+    /// change and for a callee known only by its callers (found later from traces and logs).
+    pub operation: String,
+    pub change: ChangeKind,
+    /// The change that makes it a cause: its own, or that of the calls to it.
+    pub anomaly: Anomaly,
+    /// The callers whose calls to it failed or slowed (for a callee named by its callers).
+    pub via: Vec<String>,
+    /// The suspects it explains, by falling score.
+    pub explains: Vec<Anomaly>,
+    pub score: f64,
+}
+
+/// Finds the causes of the changes in `evidence`, by falling score.
+pub fn attribute(evidence: &Evidence, own: Vec<Anomaly>) -> Vec<Attributed> {
+    let mut by_service: BTreeMap<String, Vec<Anomaly>> = BTreeMap::new();
+    for a in own {
+        by_service.entry(a.service.clone()).or_default().push(a);
+    }
+    for anomalies in by_service.values_mut() {
+        anomalies.sort_by(|a, b| b.z.total_cmp(&a.z));
+    }
+    let mut callees: BTreeMap<String, Vec<(String, Vec<Anomaly>)>> = BTreeMap::new();
+    for ((caller, callee), anomalies) in evidence.edge_anomalies() {
+        callees.entry(caller).or_default().push((callee, anomalies));
+    }
+    let walk = Walk { evidence, by_service: &by_service, callees: &callees };
+
+    let mut causes: BTreeMap<(String, String, ChangeKind), Attributed> = BTreeMap::new();
+    for (service, anomalies) in &by_service {
+        let mut visiting = BTreeSet::new();
+        for cause in walk.resolve(service, &mut visiting) {
+            let key = (cause.service.clone(), cause.operation.clone(), cause.change);
+            let via = cause.via.clone();
+            let entry = causes.entry(key).or_insert(cause);
+            entry.via.extend(via);
+            if service != &entry.service {
+                entry.explains.extend(anomalies.iter().cloned());
+            }
+        }
+    }
+    let mut out: Vec<Attributed> = causes
+        .into_values()
+        .map(|mut c| {
+            c.explains.sort_by(|a, b| b.z.total_cmp(&a.z));
+            c.via.sort();
+            c.via.dedup();
+            c.score = c.explains.iter().map(|a| a.z).fold(c.anomaly.z, f64::max);
+            c
+        })
+        .collect();
+    out.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.service.cmp(&b.service)));
+    out
+}
+
+struct Walk<'a> {
+    evidence: &'a Evidence,
+    by_service: &'a BTreeMap<String, Vec<Anomaly>>,
+    callees: &'a BTreeMap<String, Vec<(String, Vec<Anomaly>)>>,
+}
+
+impl Walk<'_> {
+    /// The causes that explain `service`'s changes (itself when nothing below does).
+    fn resolve(&self, service: &str, visiting: &mut BTreeSet<String>) -> Vec<Attributed> {
+        if !visiting.insert(service.to_string()) {
+            return Vec::new();
+        }
+        let mut found = Vec::new();
+        for (callee, edge) in self.callees.get(service).into_iter().flatten() {
+            if self.by_service.contains_key(callee) {
+                found.extend(self.resolve(callee, visiting));
+                continue;
+            }
+            let strongest = edge.iter().max_by(|a, b| a.z.total_cmp(&b.z)).expect("an anomalous edge has an anomaly");
+            let change = if !self.evidence.instrumented.contains(callee) {
+                strongest.change
+            } else if edge.iter().any(|a| a.change == ChangeKind::Errors) {
+                ChangeKind::FailedCalls
+            } else {
+                strongest.change
+            };
+            found.push(Attributed {
+                service: callee.clone(),
+                operation: String::new(),
+                change,
+                anomaly: strongest.clone(),
+                via: vec![service.to_string()],
+                explains: Vec::new(),
+                score: strongest.z,
+            });
+        }
+        if found.is_empty() {
+            if let Some(own) = self.by_service.get(service).and_then(|a| a.first()) {
+                found.push(Attributed {
+                    service: service.to_string(),
+                    operation: own.operation.clone(),
+                    change: own.change,
+                    anomaly: own.clone(),
+                    via: Vec::new(),
+                    explains: Vec::new(),
+                    score: own.z,
+                });
+            }
+        }
+        visiting.remove(service);
+        found
+    }
+}
