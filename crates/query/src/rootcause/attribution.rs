@@ -116,7 +116,11 @@ impl Walk<'_> {
             });
         }
         if found.is_empty() {
-            if let Some(own) = self.by_service.get(service).and_then(|a| a.first()) {
+            // Its spans' own change when it has one (a log change is the weaker, derived signal
+            // of the same failure), else its log change.
+            let anomalies = self.by_service.get(service);
+            let own = anomalies.and_then(|a| a.iter().find(|a| a.change != ChangeKind::LogErrors).or(a.first()));
+            if let Some(own) = own {
                 found.push(Attributed {
                     service: service.to_string(),
                     operation: own.operation.clone(),

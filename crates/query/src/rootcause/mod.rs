@@ -453,7 +453,8 @@ fn complete(
         traces_seen.insert(t.trace_id.as_str());
         let message = if span.status_message.is_empty() { "error".to_string() } else { span.status_message.clone() };
         *messages.entry(trawl_trace::mask_message(&message)).or_default() += 1;
-        if let Some((_, v)) = span.resource.iter().find(|(k, _)| k == "service.version") {
+        // The versions of its own failing spans (a callee named by its callers has none).
+        if let Some((_, v)) = span.resource.iter().find(|(k, _)| k == "service.version").filter(|_| via.is_empty()) {
             *versions.entry(v.to_text().into_owned()).or_default() += 1;
         }
         first = first.min(span.start_ns);
@@ -469,14 +470,18 @@ fn complete(
         v
     };
     let versions = top(versions, 5);
-    // Specific to one version: nearly all its failures in one version, while the service also
-    // ran others (a canary or a partial roll-out).
+    // Specific to one version: most of its failures are in one version, at least twice that
+    // version's share of the service's spans, while the service also ran others (a canary or a
+    // partial roll-out). Failures of other origins (noise) dilute the share, hence no 100 %.
     let version_specific = versions.first().and_then(|(v, n)| {
         let failures: usize = versions.iter().map(|(_, n)| n).sum();
         let seen = context.versions.get(&service)?;
         let spans: usize = seen.values().sum();
-        let others: usize = seen.iter().filter(|(ver, _)| *ver != v).map(|(_, c)| *c).sum();
-        (failures >= 5 && *n as f64 >= 0.9 * failures as f64 && others as f64 >= 0.1 * spans as f64).then(|| v.clone())
+        let in_version = seen.get(v).copied().unwrap_or(0);
+        let (failure_share, span_share) = (*n as f64 / failures.max(1) as f64, in_version as f64 / spans.max(1) as f64);
+        let others = spans - in_version.min(spans);
+        (failures >= 10 && failure_share >= 0.5 && span_share > 0.0 && failure_share >= 2.0 * span_share && others as f64 >= 0.1 * spans as f64)
+            .then(|| v.clone())
     });
     let change = if version_specific.is_some() && change == ChangeKind::Errors { ChangeKind::Version } else { change };
     let (mut example_trace_id, mut example_reason) = match example {
