@@ -63,9 +63,9 @@ fn the_injected_fault_is_the_top_cause_for_every_scenario() {
         }
         match scenario.deepest_failing_span() {
             None => {
-                // Only background noise: every cause is small and not new-and-large.
-                let total: usize = causes.iter().map(|c| c.traces).sum();
-                assert!(total < 100, "{scenario:?}: {total} failing traces without a fault");
+                // Only background noise (the recommender's steady 5 % among it): every group is
+                // small, under 3 % of the 3,000 requests.
+                assert!(causes.iter().all(|c| c.traces < 90), "{scenario:?}: {causes:#?}");
             }
             Some((service, operation)) => {
                 let top = &causes[0];

@@ -70,9 +70,13 @@ fn demo_payment_timeout_is_named_by_why() {
     assert!(waterfall.lines().nth(1).unwrap().starts_with("root cause: payment-service"), "{waterfall}");
     assert!(waterfall.contains("결제 실패"), "{waterfall}");
     assert!(status.success(), "demo exit: {status:?}");
+    // The fleet-wide answer names the broken party: the uninstrumented API, as payment-service
+    // calls it.
     let top = &report["causes"][0];
-    assert_eq!(top["service"], "payment-service", "{report:#}");
+    assert_eq!(top["service"], "third-party-payment-api", "{report:#}");
     assert_eq!(top["operation"], "POST third-party-payment-api /v1/charges", "{report:#}");
+    assert_eq!(top["via"], serde_json::json!(["payment-service"]), "{report:#}");
+    assert_eq!(report["unusual"], true, "{report:#}");
     assert!(top["share"].as_f64().unwrap() > 0.5, "{report:#}");
     assert!(top["reason"].as_str().unwrap().contains("timed out"), "{report:#}");
 
@@ -83,7 +87,7 @@ fn demo_payment_timeout_is_named_by_why() {
         ..Default::default()
     });
     let graph: std::collections::HashSet<(String, String)> = fleet.call_graph().into_iter().collect();
-    let uninstrumented = ["redis", "postgresql", "third-party-payment-api"];
+    let uninstrumented = ["redis", "postgresql", "inventory-db", "third-party-payment-api"];
     let edges: Vec<(String, String)> = servicemap["edges"]
         .as_array()
         .unwrap()
