@@ -226,7 +226,8 @@ def test_no_fault_no_notification(demos):
 
 
 # The other faults of the demo, each paging once on its own service with its own root cause
-# (trawl-fleet's `Scenario::expected_cause`), run together after the two above.
+# (trawl-fleet's `Scenario::deepest_failing_span`: an alert on a service explains that service's
+# failing spans), run together after the two above.
 OTHER_FAULTS = {
     "bad-deploy": ("order-service", "place order"),
     "db-slow": ("inventory-service", "SELECT stock"),

@@ -288,6 +288,18 @@ async function main() {
       });
     }
 
+    await attempt('the Why page names the broken party, the callers it explains and the slow operations', async () => {
+      await open(page, '/why?from=15m', '[data-testid=cause]');
+      const verdict = await page.locator('[data-testid=why-verdict]').innerText();
+      const top = (await page.locator('[data-testid=cause]').first().innerText()).replace(/\s+/g, ' ');
+      // The uninstrumented API the fault's service calls, as that service sees it.
+      if (!verdict.includes(faultOperation) || !top.includes(faultService)) throw new Error(`verdict: ${verdict}; top cause: ${top}`);
+      await page.locator('[data-testid=cause-chain]').first().waitFor();
+      await page.locator('[data-testid=slow-row]').first().waitFor({ timeout: 30_000 });
+      await shot(page, 'why-dark');
+      await assertClean(page, '/why');
+    });
+
     await attempt('a search returns the expected rows', async () => {
       await open(page, `/search?q=${encodeURIComponent(MARKER)}&from=1h`, '[data-testid=result-row]');
       const rows = await page.locator('[data-testid=result-row]').allInnerTexts();

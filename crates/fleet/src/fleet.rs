@@ -10,11 +10,14 @@ pub struct FleetConfig {
     pub seed: u64,
     pub scenario: Scenario,
     pub environment: String,
+    /// The share of `recommendation-service` requests that fail, steadily, whatever the
+    /// scenario: noise that is not news.
+    pub steady_failure_rate: f64,
 }
 
 impl Default for FleetConfig {
     fn default() -> Self {
-        FleetConfig { services: 50, seed: 42, scenario: Scenario::PaymentTimeout, environment: "production".into() }
+        FleetConfig { services: 50, seed: 42, scenario: Scenario::PaymentTimeout, environment: "production".into(), steady_failure_rate: 0.05 }
     }
 }
 
@@ -283,12 +286,12 @@ impl Fleet {
             }
         }
         // Background noise, in every window: errors that are not the incident. Fillers fail
-        // rarely; the recommender fails a steady 5 % (its callers carry on); the catalog has
-        // occasional cache-miss storms.
+        // rarely; the recommender fails steadily (5 % by default; its callers carry on); the
+        // catalog has occasional cache-miss storms.
         if node.service >= CORE.len() && self.rng.chance(0.004) {
             return Some((self.rng.latency_ns(50.0), "upstream connect error or disconnect/reset before headers".into(), None));
         }
-        if node.service == 10 && name == "recommend" && self.rng.chance(0.05) {
+        if node.service == 10 && name == "recommend" && self.rng.chance(self.config.steady_failure_rate) {
             return Some((self.rng.latency_ns(30.0), "model shard not loaded, try again later".into(), Some("UnavailableError")));
         }
         if node.service == 3 && name == "list items" && self.rng.chance(0.003) {

@@ -28,14 +28,31 @@ struct Run {
 fn run(scenario: Scenario, services: usize, seed: u64, rate: i64) -> Run {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(StoreConfig::new(dir.path())).unwrap();
+    fill(&store, scenario, services, seed, rate);
+    let report = ask(&store);
+    Run { report, _dir: dir }
+}
+
+fn ask(store: &Store) -> RootCauseReport {
+    let query = trawl_query::parse("").unwrap();
+    let request = RootCauseRequest { query: &query, start_ns: T0 + 10 * MIN, end_ns: T0 + 20 * MIN, max_traces: 300, service: None };
+    trawl_query::root_cause(store, &request).unwrap()
+}
+
+/// Writes the traffic; returns the number of spans and records of the window's requests.
+fn fill(store: &Store, scenario: Scenario, services: usize, seed: u64, rate: i64) -> usize {
     let mut fleet = Fleet::new(FleetConfig { services, seed, scenario, ..Default::default() });
     let step = 1_000_000_000 / rate;
     let (fault_start, end) = (T0 + 12 * MIN, T0 + 20 * MIN);
     let (mut spans, mut records) = (Vec::new(), Vec::new());
     let mut t = T0;
     let mut flushed_baseline = false;
+    let mut in_window = 0;
     while t < end {
         let (s, r) = fleet.request(t, t >= fault_start);
+        if t >= T0 + 10 * MIN {
+            in_window += s.len() + r.len();
+        }
         spans.extend(s);
         records.extend(r);
         if spans.len() >= 20_000 {
@@ -50,10 +67,7 @@ fn run(scenario: Scenario, services: usize, seed: u64, rate: i64) -> Run {
         t += step;
     }
     store.write_blocking(records, spans).unwrap();
-    let query = trawl_query::parse("").unwrap();
-    let request = RootCauseRequest { query: &query, start_ns: T0 + 10 * MIN, end_ns: end, max_traces: 300, service: None };
-    let report = trawl_query::root_cause(&store, &request).unwrap();
-    Run { report, _dir: dir }
+    in_window
 }
 
 fn describe(report: &RootCauseReport) -> String {
@@ -220,4 +234,29 @@ fn accuracy_over_many_seeds() {
         lines.push(format!("{:<20} {right}/{seeds}  median {:.0} ms", scenario.name(), elapsed[elapsed.len() / 2]));
     }
     eprintln!("services={services}\n{}", lines.join("\n"));
+}
+
+/// The speed figure: a 10-minute window over 1,000 services with at least 10 million spans and
+/// records in it, after a baseline as large (run with `--ignored --nocapture`, in a release
+/// build for the figure that counts; `TRAWL_RC_RATE` requests per second, default 450).
+#[test]
+#[ignore]
+fn speed_over_ten_million_items() {
+    let rate: i64 = std::env::var("TRAWL_RC_RATE").ok().and_then(|s| s.parse().ok()).unwrap_or(450);
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(StoreConfig::new(dir.path())).unwrap();
+    let started = std::time::Instant::now();
+    let in_window = fill(&store, Scenario::PaymentTimeout, 1000, 11, rate);
+    assert!(store.flush(Duration::from_secs(600)));
+    let stats = store.stats();
+    eprintln!(
+        "written in {:.0} s: {in_window} spans and records in the window, {} segments, {} MB",
+        started.elapsed().as_secs_f64(),
+        stats.n_segments,
+        stats.segment_bytes / 1_000_000
+    );
+    for attempt in 0..4 {
+        let report = ask(&store);
+        eprintln!("attempt {attempt}: {:.0} ms, {} | phases {:?}", report.elapsed_ms, report.summary, report.phases);
+    }
 }

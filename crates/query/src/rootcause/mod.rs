@@ -325,6 +325,9 @@ fn fleet(store: &Store, snapshot: &Snapshot, request: &RootCauseRequest<'_>, rep
     report.warnings.extend(rollup_warnings);
     let evidence = Evidence::from_rollups(&set, window, baseline);
     drop(set);
+    if !evidence.ops.is_empty() && evidence.ops.values().all(|(_, b)| b.total.requests == 0) {
+        report.warnings.push("the baseline window holds no spans: everything that fails in the window counts as new".into());
+    }
     let mut own = evidence.op_anomalies();
     own.extend(evidence.log_anomalies());
     let attributed = attribute(&evidence, own);
