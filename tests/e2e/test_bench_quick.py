@@ -46,7 +46,7 @@ def test_bench_quick_answers_agree(trawl_bin, tmp_path):
     assert checks["q5"]["answer_size"] == 50
     # Q6: the root cause of the simulated payment timeout is found.
     assert report["q6"]["ok"], report["q6"]
-    assert report["q6"]["top_cause"]["service"] == "payment-service"
+    assert report["q6"]["top_cause"]["service"] == "third-party-payment-api"
     # Every ingest figure the report needs is there.
     assert set(report["summary"]["ingest"]) == {"trawl", "duckdb", "sqlite"}
     assert report["data"]["records"] == 100_000
