@@ -524,6 +524,8 @@ fn complete(
     }
     if first == i64::MAX {
         first = anomaly.step_ns.unwrap_or(window.0);
+    }
+    if last < first {
         last = window.1;
     }
     let status = if anomaly.baseline.errors == 0 && matches!(change, ChangeKind::Errors | ChangeKind::FailedCalls | ChangeKind::Version | ChangeKind::LogErrors) {

@@ -145,9 +145,11 @@ export function WhyPage({ route }) {
                     </ul>
                   ) : null}
                   <div class="cause-actions">
-                    <Link class="btn btn-small btn-primary" href={href(`/trace/${encodeURIComponent(c.example_trace_id)}`, keep)} data-testid="example-trace">
-                      Example trace
-                    </Link>
+                    {c.example_trace_id ? (
+                      <Link class="btn btn-small btn-primary" href={href(`/trace/${encodeURIComponent(c.example_trace_id)}`, keep)} data-testid="example-trace">
+                        Example trace
+                      </Link>
+                    ) : null}
                     <Link class="btn btn-small" href={href('/search', { q: records, ...keep })}>
                       Matching records
                     </Link>
