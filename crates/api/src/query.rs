@@ -386,6 +386,15 @@ pub fn assembled_trace_json(t: &trawl_trace::AssembledTrace, offset: usize, limi
     })
 }
 
+/// The window of an analysis: `start` and `end` as the search API takes them, by default the
+/// last 15 minutes.
+fn analysis_window(start: Option<String>, end: Option<String>) -> Result<(i64, i64), ApiError> {
+    let now = now_ns();
+    let start = bound(start.map(serde_json::Value::String).as_ref(), "start", now - 15 * 60 * 1_000_000_000, now)?;
+    let end = bound(end.map(serde_json::Value::String).as_ref(), "end", now, now)?;
+    Ok((start, end))
+}
+
 #[derive(Debug, Deserialize)]
 pub struct RootCauseParams {
     #[serde(default)]
@@ -404,9 +413,7 @@ pub async fn rootcause(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let started = Instant::now();
     let Query(params) = params.map_err(|e| ApiError::bad_request("invalid_parameters", e.body_text()))?;
-    let now = now_ns();
-    let start = bound(params.start.map(serde_json::Value::String).as_ref(), "start", now - 15 * 60 * 1_000_000_000, now)?;
-    let end = bound(params.end.map(serde_json::Value::String).as_ref(), "end", now, now)?;
+    let (start, end) = analysis_window(params.start, params.end)?;
     let query = trawl_query::parse(&params.query)?;
     let max_traces = params.max_traces.unwrap_or(1_000).clamp(1, 20_000);
     let store = state.store.clone();
@@ -465,9 +472,7 @@ pub async fn slow(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let started = Instant::now();
     let Query(params) = params.map_err(|e| ApiError::bad_request("invalid_parameters", e.body_text()))?;
-    let now = now_ns();
-    let start = bound(params.start.map(serde_json::Value::String).as_ref(), "start", now - 15 * 60 * 1_000_000_000, now)?;
-    let end = bound(params.end.map(serde_json::Value::String).as_ref(), "end", now, now)?;
+    let (start, end) = analysis_window(params.start, params.end)?;
     if start >= end {
         return Err(ApiError::bad_request("invalid_range", "start must be before end"));
     }

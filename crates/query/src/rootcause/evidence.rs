@@ -166,6 +166,17 @@ impl Evidence {
         evidence
     }
 
+    /// Failing requests in the window at the entry services (services no other service calls):
+    /// their SERVER and CONSUMER error spans.
+    pub fn entry_failures(&self) -> u64 {
+        let called: BTreeSet<&str> = self.edges.iter().filter(|(_, (w, _))| w.total.requests > 0).map(|((_, callee), _)| callee.as_str()).collect();
+        self.ops
+            .iter()
+            .filter(|(k, _)| !called.contains(k.service.as_str()) && (k.kind == "SERVER" || k.kind == "CONSUMER"))
+            .map(|(_, (w, _))| w.total.errors)
+            .sum()
+    }
+
     /// Every significant change of an operation's errors or latency.
     pub fn op_anomalies(&self) -> Vec<Anomaly> {
         let mut out = Vec::new();

@@ -333,21 +333,21 @@ fn fleet(store: &Store, snapshot: &Snapshot, request: &RootCauseRequest<'_>, rep
     let attributed = attribute(&evidence, own);
     phases.done("changes_ms");
 
-    // The newest failing traces: examples, messages and the window's steady failures.
-    let failing = traces::failing_traces(snapshot, request, window.0, window.1, &mut report.warnings)?;
-    let (assembled, n_failing) = traces::assemble_newest(snapshot, &failing, request, window.0, window.1, &mut report.warnings);
-    let analysed: Vec<AssembledTrace> =
-        assembled.into_iter().filter(|t| t.root_cause.as_ref().is_some_and(|rc| rc.kind == RootCauseKind::Error)).collect();
-    report.failing_traces = n_failing;
-    report.analysed_traces = analysed.len();
-    phases.done("fetch_and_assemble_ms");
+    // Failing requests: the errors of the entry services (those no other service calls).
+    report.failing_traces = evidence.entry_failures() as usize;
 
     let mut findings: Vec<Finding> = Vec::new();
     let services = leading_services(attributed.iter().map(|a| a.service.as_str()));
     let context = traces::cause_context(snapshot, &services, window.0, window.1, &mut report.warnings);
+    phases.done("versions_ms");
+    let mut analysed_ids: HashSet<String> = HashSet::new();
     for (i, cause) in attributed.into_iter().enumerate() {
         let detailed = i < MAX_DETAILED_CAUSES;
-        let finding = complete(snapshot, &evidence, cause, &analysed, &context, detailed, window, baseline, &mut report.warnings);
+        // Traces only to confirm and for examples: the newest failing traces of the party,
+        // or of its callers for a party known by its callers.
+        let examples = if detailed { examples(snapshot, request, &cause, window, &mut report.warnings)? } else { Vec::new() };
+        analysed_ids.extend(examples.iter().map(|t| t.trace_id.clone()));
+        let finding = complete(snapshot, &evidence, cause, &examples, &context, detailed, window, baseline, &mut report.warnings);
         // Two changes of one party (an operation that fails and slows) are one cause.
         if let Some(seen) = findings.iter_mut().find(|f| f.service == finding.service && f.operation == finding.operation) {
             seen.explains.extend(finding.explains);
@@ -355,40 +355,87 @@ fn fleet(store: &Store, snapshot: &Snapshot, request: &RootCauseRequest<'_>, rep
         }
         findings.push(finding);
     }
+    report.analysed_traces = analysed_ids.len();
     phases.done("complete_ms");
     report.unusual = !findings.is_empty();
     report.timeline = timeline(&findings, &context, &evidence, window);
 
     // The window's failures that no change explains: steady, shown after the causes.
-    let steady = rank_causes(&analysed, &HashMap::new(), &HashMap::new());
-    let total = analysed.len().max(1);
-    for cause in steady {
+    let mut steady: Vec<(&evidence::OpKey, &evidence::Side, &evidence::Side)> =
+        evidence.ops.iter().filter(|(_, (w, _))| w.total.errors > 0).map(|(k, (w, b))| (k, w, b)).collect();
+    steady.sort_by(|a, b| b.1.total.errors.cmp(&a.1.total.errors).then_with(|| a.0.cmp(b.0)));
+    for (key, w, b) in steady {
+        if findings.len() >= MAX_DETAILED_CAUSES + MAX_STEADY {
+            break;
+        }
         let covered = findings.iter().any(|f| {
-            (f.service == cause.key.service && f.operation == cause.key.operation)
-                || f.explains.iter().any(|a| a.service == cause.key.service && a.operation == cause.key.operation)
-                || f.via.contains(&cause.key.service)
+            (f.service == key.service && f.operation == key.operation)
+                || f.explains.iter().any(|a| a.service == key.service && a.operation == key.operation)
+                || f.via.contains(&key.service)
         });
         if covered {
             continue;
         }
-        let mut finding = finding_of_trace_cause(cause);
-        let key = evidence::OpKey { service: finding.service.clone(), operation: finding.operation.clone(), kind: String::new() };
-        let sides = evidence.ops.iter().find(|(k, _)| k.service == key.service && k.operation == key.operation).map(|(_, v)| v);
-        if let Some((w, b)) = sides {
-            finding.window = Figures::of(&w.total);
-            finding.baseline = Figures::of(&b.total);
-            let exposure = if b.total.requests == 0 { 1.0 } else { w.total.requests as f64 / b.total.requests as f64 };
-            finding.score = change_z(w.total.errors as f64, b.total.errors as f64, exposure, 1.0);
-            finding.status = if finding.score <= -significance::Z_MIN { CauseStatus::Shrunk } else { CauseStatus::Steady };
-        } else {
-            finding.status = CauseStatus::Steady;
-        }
-        finding.share = finding.traces as f64 / total as f64;
-        findings.push(finding);
+        let exposure = if b.total.requests == 0 { 1.0 } else { w.total.requests as f64 / b.total.requests as f64 };
+        let score = change_z(w.total.errors as f64, b.total.errors as f64, exposure, 1.0);
+        findings.push(Finding {
+            service: key.service.clone(),
+            operation: key.operation.clone(),
+            error_kind: String::new(),
+            change: ChangeKind::Errors,
+            score,
+            status: if score <= -significance::Z_MIN { CauseStatus::Shrunk } else { CauseStatus::Steady },
+            window: Figures::of(&w.total),
+            baseline: Figures::of(&b.total),
+            via: Vec::new(),
+            explains: Vec::new(),
+            traces: 0,
+            share: 0.0,
+            first_seen_ns: w.minutes.keys().next().copied().unwrap_or(window.0),
+            last_seen_ns: window.1,
+            example_trace_id: String::new(),
+            example_reason: String::new(),
+            top_messages: Vec::new(),
+            patterns: Vec::new(),
+            versions: Vec::new(),
+            version_specific: None,
+            baseline_traces: 0,
+        });
     }
     report.causes = findings;
     phases.done("steady_ms");
     Ok(())
+}
+
+/// Steady failures listed after the causes.
+const MAX_STEADY: usize = 5;
+/// Failing traces assembled per cause for its examples and messages.
+const EXAMPLES_PER_CAUSE: usize = 40;
+/// Examples are looked for in the newest part of the window first.
+const EXAMPLE_SLICE_NS: i64 = 2 * 60 * 1_000_000_000;
+
+/// The newest failing traces in which the cause's party (or, for a party known by its callers,
+/// a caller) has an error span: the last minutes of the window first, all of it if they hold
+/// none.
+fn examples(snapshot: &Snapshot, request: &RootCauseRequest<'_>, cause: &Attributed, window: (i64, i64), warnings: &mut Vec<String>) -> Result<Vec<AssembledTrace>, QueryError> {
+    if cause.change == ChangeKind::Latency && cause.anomaly.window.errors == 0 {
+        return Ok(Vec::new());
+    }
+    let parties: Vec<&str> = if cause.via.is_empty() { vec![cause.service.as_str()] } else { cause.via.iter().map(String::as_str).collect() };
+    let mut out = Vec::new();
+    for party in parties {
+        let scoped = RootCauseRequest { service: Some(party), max_traces: EXAMPLES_PER_CAUSE, ..*request };
+        let mut found = HashMap::new();
+        for start in [window.1.saturating_sub(EXAMPLE_SLICE_NS).max(window.0), window.0] {
+            found = traces::failing_traces(snapshot, &scoped, start, window.1, warnings)?;
+            if !found.is_empty() || start == window.0 {
+                break;
+            }
+        }
+        let (assembled, _) = traces::assemble_newest(snapshot, &found, &scoped, window.0, window.1, warnings);
+        out.extend(assembled.into_iter().filter(|t| t.root_cause.as_ref().is_some_and(|rc| rc.kind == RootCauseKind::Error)));
+    }
+    Ok(out)
 }
 
 /// Fills in a cause's operation, examples, messages, patterns and versions.
@@ -435,10 +482,12 @@ fn complete(
             patterns.iter().find_map(|p| p.operation.clone()).unwrap_or_default()
         } else {
             most_common(calls.iter().map(|(t, i)| t.nodes[*i].span.name.as_str())).unwrap_or_else(|| {
-                // No failing trace shows the calls: the callers' failing CLIENT operation.
+                // No failing trace shows the calls (they may only be slower): the callers'
+                // CLIENT operation with the same change, the most unusual first.
+                let same = |a: &Anomaly| a.change == change || (change == ChangeKind::FailedCalls && a.change == ChangeKind::Errors);
                 explains
                     .iter()
-                    .find(|a| via.contains(&a.service) && a.kind == "CLIENT" && a.change == ChangeKind::Errors)
+                    .find(|a| via.contains(&a.service) && a.kind == "CLIENT" && same(a))
                     .map(|a| a.operation.clone())
                     .unwrap_or_default()
             })
