@@ -409,8 +409,9 @@ fn fleet(store: &Store, snapshot: &Snapshot, request: &RootCauseRequest<'_>, rep
 
 /// Steady failures listed after the causes.
 const MAX_STEADY: usize = 5;
-/// Failing traces assembled per cause for its examples and messages.
-const EXAMPLES_PER_CAUSE: usize = 40;
+/// Failing traces assembled per cause for its examples and messages (few enough for the row
+/// index to find them).
+const EXAMPLES_PER_CAUSE: usize = 16;
 /// Examples are looked for in the newest part of the window first.
 const EXAMPLE_SLICE_NS: i64 = 2 * 60 * 1_000_000_000;
 
