@@ -16,6 +16,7 @@
 //! explains (its callers, transitively) as evidence, and its score is the largest standard
 //! score along that chain: how unusual the whole incident it explains is.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::evidence::{Anomaly, ChangeKind, Evidence};
@@ -50,7 +51,7 @@ pub fn attribute(evidence: &Evidence, own: Vec<Anomaly>) -> Vec<Attributed> {
     for ((caller, callee), anomalies) in evidence.edge_anomalies() {
         callees.entry(caller).or_default().push((callee, anomalies));
     }
-    let walk = Walk { evidence, by_service: &by_service, callees: &callees };
+    let walk = Walk { evidence, by_service: &by_service, callees: &callees, resolved: RefCell::new(BTreeMap::new()) };
 
     let mut causes: BTreeMap<(String, String, ChangeKind), Attributed> = BTreeMap::new();
     for (service, anomalies) in &by_service {
@@ -83,11 +84,17 @@ struct Walk<'a> {
     evidence: &'a Evidence,
     by_service: &'a BTreeMap<String, Vec<Anomaly>>,
     callees: &'a BTreeMap<String, Vec<(String, Vec<Anomaly>)>>,
+    /// Each suspect's causes, found once: many suspects share the services below them, and
+    /// walking every path again would take time exponential in the graph's depth.
+    resolved: RefCell<BTreeMap<String, Vec<Attributed>>>,
 }
 
 impl Walk<'_> {
     /// The causes that explain `service`'s changes (itself when nothing below does).
     fn resolve(&self, service: &str, visiting: &mut BTreeSet<String>) -> Vec<Attributed> {
+        if let Some(done) = self.resolved.borrow().get(service) {
+            return done.clone();
+        }
         if !visiting.insert(service.to_string()) {
             return Vec::new();
         }
@@ -133,6 +140,79 @@ impl Walk<'_> {
             }
         }
         visiting.remove(service);
+        // One entry per cause, however many paths lead to it (else the lists double per layer).
+        let mut unique: Vec<Attributed> = Vec::new();
+        for cause in found {
+            match unique.iter_mut().find(|u| u.service == cause.service && u.operation == cause.operation && u.change == cause.change) {
+                Some(u) => u.via.extend(cause.via),
+                None => unique.push(cause),
+            }
+        }
+        for u in &mut unique {
+            u.via.sort();
+            u.via.dedup();
+        }
+        let found = unique;
+        self.resolved.borrow_mut().insert(service.to_string(), found.clone());
         found
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rootcause::evidence::{Figures, OpKey, Side};
+    use trawl_rollup::RedStats;
+
+    fn anomaly(service: &str, z: f64) -> Anomaly {
+        Anomaly {
+            service: service.into(),
+            operation: "op".into(),
+            kind: "SERVER".into(),
+            change: ChangeKind::Errors,
+            z,
+            window: Figures::default(),
+            baseline: Figures::default(),
+            step_ns: None,
+        }
+    }
+
+    /// A lattice 60 layers deep, two services per layer, each calling both of the next layer
+    /// (2^60 paths), every edge failing: the walk ends at the bottom layer, quickly.
+    #[test]
+    fn a_deep_lattice_resolves_to_its_bottom() {
+        let mut evidence = Evidence::default();
+        let name = |layer: usize, i: usize| format!("s{layer}-{i}");
+        let mut failing = RedStats::default();
+        for _ in 0..1000 {
+            failing.add(1_000_000, true);
+        }
+        let side = |stats: &RedStats| {
+            let mut s = Side::default();
+            s.total = stats.clone();
+            s
+        };
+        let mut healthy = RedStats::default();
+        for _ in 0..1000 {
+            healthy.add(1_000_000, false);
+        }
+        let mut own = Vec::new();
+        for layer in 0..60 {
+            for i in 0..2 {
+                evidence.instrumented.insert(name(layer, i));
+                evidence.ops.insert(OpKey { service: name(layer, i), operation: "op".into(), kind: "SERVER".into() }, (side(&failing), side(&healthy)));
+                own.push(anomaly(&name(layer, i), 10.0 + layer as f64));
+                if layer + 1 < 60 {
+                    for j in 0..2 {
+                        evidence.edges.insert((name(layer, i), name(layer + 1, j)), (side(&failing), side(&healthy)));
+                    }
+                }
+            }
+        }
+        let causes = attribute(&evidence, own);
+        let mut services: Vec<&str> = causes.iter().map(|c| c.service.as_str()).collect();
+        services.sort();
+        assert_eq!(services, vec!["s59-0", "s59-1"]);
+        assert!(causes.iter().all(|c| c.explains.len() == 118), "{causes:#?}");
     }
 }
