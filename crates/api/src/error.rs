@@ -142,6 +142,7 @@ impl From<QueryError> for ApiError {
             QueryError::Timeout => ApiError::QueryTimeout(e.to_string()),
             QueryError::TooLarge(r) => ApiError::QueryTooLarge(r),
             QueryError::Cancelled => ApiError::bad_request("cancelled", e.to_string()),
+            QueryError::Overloaded(r) => ApiError::Unavailable(r),
             QueryError::Storage(_) => ApiError::Unavailable(e.to_string()),
             QueryError::Internal(_) => ApiError::Internal(e.to_string()),
         }

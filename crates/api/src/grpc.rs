@@ -76,8 +76,19 @@ impl TraceService for Otlp {
 }
 
 /// The OTLP/gRPC services (gzip accepted), ready to serve on `:4317`.
+/// Requests are admitted (`admit_write`) by an interceptor, before tonic decodes the message.
 pub fn grpc_routes(state: AppState) -> tonic::service::Routes {
     let max = state.limits.max_decompressed_bytes;
+    let admit = {
+        let state = state.clone();
+        move |request: tonic::Request<()>| -> Result<tonic::Request<()>, Status> {
+            crate::ingest::admit_write(&state).map_err(|e| {
+                state.metrics.add_rejected("otlp_grpc", e.code(), 1);
+                status_of(e)
+            })?;
+            Ok(request)
+        }
+    };
     let logs = LogsServiceServer::new(Otlp(state.clone()))
         .accept_compressed(CompressionEncoding::Gzip)
         .send_compressed(CompressionEncoding::Gzip)
@@ -86,5 +97,6 @@ pub fn grpc_routes(state: AppState) -> tonic::service::Routes {
         .accept_compressed(CompressionEncoding::Gzip)
         .send_compressed(CompressionEncoding::Gzip)
         .max_decoding_message_size(max);
-    tonic::service::Routes::new(logs).add_service(traces)
+    tonic::service::Routes::new(tonic::service::interceptor::InterceptedService::new(logs, admit.clone()))
+        .add_service(tonic::service::interceptor::InterceptedService::new(traces, admit))
 }

@@ -49,6 +49,20 @@ pub(crate) struct Outcome {
     pub(crate) rejected: Vec<trawl_ingest::Rejection>,
 }
 
+/// Whether a write request is taken, decided before its body is read: the store is ready and
+/// not behind (429), the data disk is not nearly full (503), and the server's memory is not
+/// near its cap (503). All answers name the reason and carry `Retry-After`.
+pub(crate) fn admit_write(state: &AppState) -> Result<(), ApiError> {
+    if !state.store.is_ready() {
+        return Err(ApiError::Unavailable("replaying the write-ahead log; not accepting writes yet".into()));
+    }
+    state.store.admission()?;
+    trawl_model::memory::pressure(WRITE_ADMISSION_SHARE).map_err(|p| ApiError::Unavailable(p.0))
+}
+
+/// New write requests are refused once the heap is over this share of `max_memory`.
+const WRITE_ADMISSION_SHARE: f64 = 0.9;
+
 /// Checks readiness, reads the body within its limit (counting its bytes), then decompresses
 /// it within its limit and decodes it with `decode`, both off the reactor. Nothing is counted
 /// as rejected here: the caller knows how many items the request held.
@@ -59,16 +73,19 @@ pub(crate) async fn read_and_decode<T: Send + 'static>(
     body: Body,
     decode: impl FnOnce(&[u8]) -> Result<T, IngestError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    if !state.store.is_ready() {
-        return Err(ApiError::Unavailable("replaying the write-ahead log; not accepting writes yet".into()));
-    }
+    admit_write(state)?;
     let raw = read_body(body, state.limits.max_body_bytes).await?;
     state.metrics.add_bytes(protocol, raw.len());
     let encoding = content_encoding(headers);
     let max = state.limits.max_decompressed_bytes;
+    let mut held = trawl_model::memory::INGEST_REQUESTS.hold(raw.len());
     let decoded = tokio::task::spawn_blocking(move || -> Result<T, IngestError> {
         let bytes = trawl_ingest::decompress(&raw, encoding.as_deref(), max)?;
-        decode(&bytes)
+        // Decoded items take about as much again as the text they came from.
+        held.grow(2 * bytes.len());
+        let decoded = decode(&bytes);
+        drop(held);
+        decoded
     })
     .await
     .map_err(|e| ApiError::Internal(format!("decode task failed: {e}")))??;

@@ -14,6 +14,7 @@ mod metrics;
 mod notify_config;
 mod patterns;
 mod query;
+mod query_runtime;
 mod sentry;
 mod services;
 mod state;
@@ -22,6 +23,7 @@ mod tail;
 mod time_range;
 
 pub use error::ApiError;
+pub use query_runtime::THREAD_STACK_BYTES;
 pub use grpc::grpc_routes;
 pub use es::RecentIds;
 pub use state::CompatConfig;

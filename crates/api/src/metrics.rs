@@ -28,6 +28,33 @@ pub async fn stats(State(state): State<AppState>) -> Json<serde_json::Value> {
     Json(serde_json::to_value(stats).unwrap_or_default())
 }
 
+/// Current and peak memory: the whole process (counted by the allocator), its cap, and what
+/// each component holds for requests and data in flight.
+fn render_memory(out: &mut String, stats: &trawl_storage::StoreStats) {
+    use trawl_model::memory;
+    let _ = writeln!(out, "# HELP trawl_memory_bytes Heap bytes held now, by component (process: everything).\n# TYPE trawl_memory_bytes gauge");
+    if let Some(now) = memory::allocated() {
+        let _ = writeln!(out, "trawl_memory_bytes{{component=\"process\"}} {now}");
+    }
+    for g in memory::gauges() {
+        let _ = writeln!(out, "trawl_memory_bytes{{component=\"{}\"}} {}", g.name, g.current());
+    }
+    let _ = writeln!(out, "trawl_memory_bytes{{component=\"ingest_queue\"}} {}", stats.queued_bytes);
+    let _ = writeln!(out, "trawl_memory_bytes{{component=\"buffer\"}} {}", stats.buffered_bytes);
+    let _ = writeln!(out, "trawl_memory_bytes{{component=\"pending_flush\"}} {}", stats.pending_flush_bytes);
+    let _ = writeln!(out, "# HELP trawl_memory_peak_bytes Most heap bytes held at once since start, by component.\n# TYPE trawl_memory_peak_bytes gauge");
+    if memory::allocated().is_some() {
+        let _ = writeln!(out, "trawl_memory_peak_bytes{{component=\"process\"}} {}", memory::peak_allocated());
+    }
+    for g in memory::gauges() {
+        let _ = writeln!(out, "trawl_memory_peak_bytes{{component=\"{}\"}} {}", g.name, g.peak());
+    }
+    let cap = memory::cap();
+    if cap != usize::MAX {
+        let _ = writeln!(out, "# HELP trawl_memory_cap_bytes The process's memory cap (max_memory).\n# TYPE trawl_memory_cap_bytes gauge\ntrawl_memory_cap_bytes {cap}");
+    }
+}
+
 pub async fn prometheus(State(state): State<AppState>) -> Response {
     let store = state.store.clone();
     let Ok(stats) = tokio::task::spawn_blocking(move || store.stats()).await else {
@@ -63,6 +90,8 @@ pub async fn prometheus(State(state): State<AppState>) -> Response {
     gauge(&mut out, "trawl_flush_errors_total", "Failed segment flushes (retried).", "counter", m.flush_errors.load(Relaxed) as f64);
     gauge(&mut out, "trawl_corrupt_segments", "Damaged segment files skipped.", "gauge", m.corrupt_segments.load(Relaxed) as f64);
     gauge(&mut out, "trawl_writes_refused_overload_total", "Writes refused because the server was behind.", "counter", m.writes_refused_overload.load(Relaxed) as f64);
+    gauge(&mut out, "trawl_writes_refused_disk_total", "Writes refused because the data disk was under its free-space watermark.", "counter", m.writes_refused_disk.load(Relaxed) as f64);
+    render_memory(&mut out, &stats);
     gauge(&mut out, "trawl_buffer_records", "Records in memory, not yet in a segment.", "gauge", stats.buffered_records as f64);
     gauge(&mut out, "trawl_buffer_spans", "Spans in memory, not yet in a segment.", "gauge", stats.buffered_spans as f64);
     gauge(&mut out, "trawl_buffer_bytes", "Approximate bytes held in memory by the buffer.", "gauge", stats.buffered_bytes as f64);

@@ -34,6 +34,7 @@ pub async fn patterns(
     if limit > max {
         return Err(ApiError::bad_request("invalid_limit", format!("limit {limit} exceeds the maximum of {max}")));
     }
+    crate::query::admit_query(&state, &params.query)?;
     let mut query = trawl_query::parse(&params.query)?;
     if let Some(pipe) = query.pipes.iter().find(|p| !matches!(p, trawl_query::Pipe::Where(_))) {
         return Err(ApiError::bad_request(

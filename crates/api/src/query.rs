@@ -55,6 +55,7 @@ pub(crate) fn bound(value: Option<&serde_json::Value>, name: &str, default: i64,
 
 async fn run_search(state: AppState, params: SearchParams) -> Result<Json<serde_json::Value>, ApiError> {
     let started = Instant::now();
+    admit_query(&state, &params.query)?;
     let now = now_ns();
     let limit = params.limit.unwrap_or(100);
     if limit > state.limits.max_search_limit {
@@ -73,9 +74,10 @@ async fn run_search(state: AppState, params: SearchParams) -> Result<Json<serde_
         now,
     );
     let store = state.store.clone();
+    let timeout = state.limits.query_timeout;
     let result = tokio::task::spawn_blocking(move || {
         let snapshot = store.snapshot();
-        let result = trawl_query::search(&snapshot, &trawl_query::SearchRequest { query: &query, start_ns: start, end_ns: end, limit });
+        let result = trawl_query::search(&snapshot, &trawl_query::SearchRequest { query: &query, start_ns: start, end_ns: end, limit, timeout: Some(timeout) });
         if let Ok(r) = &result {
             for w in &r.warnings {
                 store.report_corrupt(w.clone());
@@ -84,7 +86,11 @@ async fn run_search(state: AppState, params: SearchParams) -> Result<Json<serde_
         result
     })
     .await
-    .map_err(|e| ApiError::Internal(format!("search task failed: {e}")))??;
+    .map_err(|e| ApiError::Internal(format!("search task failed: {e}")))?
+    .map_err(|e| match e {
+        trawl_query::QueryError::Timeout => timed_out(timeout),
+        other => other.into(),
+    })?;
     state.metrics.observe_query(started.elapsed().as_secs_f64());
     Ok(Json(serde_json::json!({
         "query": params.query,
@@ -141,9 +147,40 @@ pub(crate) async fn query_slot(gate: &crate::state::QueryGate, patience: std::ti
     gate.enter(patience).await.ok_or_else(|| ApiError::Unavailable("too many queries are running or waiting; retry shortly".into()))
 }
 
+/// Refuses a query text over `max_query_bytes` (413), and any query while the server's memory
+/// is near its cap (503 with `Retry-After`), before anything parses it.
+pub(crate) fn admit_query(state: &AppState, text: &str) -> Result<(), ApiError> {
+    let max = state.limits.max_query_bytes;
+    if text.len() > max {
+        return Err(ApiError::PayloadTooLarge(format!("the query is {} bytes, over the limit of {max} bytes (max_query_bytes)", text.len())));
+    }
+    trawl_model::memory::pressure(QUERY_ADMISSION_SHARE).map_err(|p| ApiError::Unavailable(p.0))
+}
+
+/// New queries are refused once the heap is over this share of `max_memory`.
+const QUERY_ADMISSION_SHARE: f64 = 0.8;
+
+/// The memory a query may hold: its cap, or less when the process is near its own.
+pub(crate) fn query_memory(state: &AppState) -> usize {
+    let cap = trawl_model::memory::cap();
+    match trawl_model::memory::allocated() {
+        Some(now) if cap != usize::MAX => state.limits.query_memory_bytes.min(cap.saturating_sub(now) / 2).max(1 << 20),
+        _ => state.limits.query_memory_bytes,
+    }
+}
+
+/// The 504 of a query that ran out of time, naming its limit.
+pub(crate) fn timed_out(timeout: std::time::Duration) -> ApiError {
+    ApiError::QueryTimeout(format!(
+        "the query ran longer than its time limit of {:.1} s (query_timeout, or the request's timeout); narrow the time range or the search",
+        timeout.as_secs_f64()
+    ))
+}
+
 /// `/api/v1/query`: the search part and pipes, under the time, memory and concurrency limits.
 async fn run_query(state: AppState, headers: &HeaderMap, params: QueryParams) -> Result<Response, ApiError> {
     let started = Instant::now();
+    admit_query(&state, &params.query)?;
     let now = now_ns();
     let max = state.limits.max_query_rows;
     let limit = params.limit.unwrap_or(1_000);
@@ -170,7 +207,7 @@ async fn run_query(state: AppState, headers: &HeaderMap, params: QueryParams) ->
     let cancel = Arc::new(AtomicBool::new(false));
     let _guard = CancelOnDrop(cancel.clone());
     let store = state.store.clone();
-    let limits = trawl_query::QueryLimits { timeout: timeout.saturating_sub(started.elapsed()), memory_bytes: state.limits.query_memory_bytes };
+    let limits = trawl_query::QueryLimits { timeout: timeout.saturating_sub(started.elapsed()), memory_bytes: query_memory(&state) };
     let result = tokio::task::spawn_blocking(move || {
         let snapshot = store.snapshot();
         let request = trawl_query::QueryRequest { query: &query, start_ns: start, end_ns: end, limit, limits, cancel: Some(&cancel) };
@@ -183,7 +220,11 @@ async fn run_query(state: AppState, headers: &HeaderMap, params: QueryParams) ->
         result
     })
     .await
-    .map_err(|e| ApiError::Internal(format!("query task failed: {e}")))??;
+    .map_err(|e| ApiError::Internal(format!("query task failed: {e}")))?
+    .map_err(|e| match e {
+        trawl_query::QueryError::Timeout => timed_out(timeout),
+        other => other.into(),
+    })?;
     state.metrics.observe_query(started.elapsed().as_secs_f64());
 
     Ok(query_response(headers, &params.query, start, end, result, started))
@@ -205,12 +246,14 @@ async fn run_sql(
     let gate = state.query_gate.clone();
     let _slot = query_slot(&gate, timeout).await?;
     let snapshot = state.store.snapshot();
-    let limits = trawl_query::QueryLimits { timeout, memory_bytes: state.limits.query_memory_bytes };
-    let request = trawl_query::SqlRequest { sql: &params.query, start_ns: start, end_ns: end, limit, limits };
+    let limits = trawl_query::QueryLimits { timeout, memory_bytes: query_memory(&state) };
+    let sql = params.query.clone();
+    let work = async move {
+        let request = trawl_query::SqlRequest { sql: &sql, start_ns: start, end_ns: end, limit, limits };
+        trawl_query::run_sql(&snapshot, &request).await
+    };
     let remaining = timeout.saturating_sub(started.elapsed());
-    let result = tokio::time::timeout(remaining, trawl_query::run_sql(&snapshot, &request))
-        .await
-        .map_err(|_| ApiError::from(trawl_query::QueryError::Timeout))??;
+    let result = crate::query_runtime::run_with_deadline(work, remaining).await.ok_or_else(|| timed_out(timeout))??;
     state.metrics.observe_query(started.elapsed().as_secs_f64());
     Ok(query_response(headers, &params.query, start, end, result, started))
 }
@@ -413,6 +456,7 @@ pub async fn rootcause(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let started = Instant::now();
     let Query(params) = params.map_err(|e| ApiError::bad_request("invalid_parameters", e.body_text()))?;
+    admit_query(&state, &params.query)?;
     let (start, end) = analysis_window(params.start, params.end)?;
     let query = trawl_query::parse(&params.query)?;
     let max_traces = params.max_traces.unwrap_or(1_000).clamp(1, 20_000);

@@ -24,6 +24,8 @@ pub struct Limits {
     pub query_timeout: std::time::Duration,
     /// Memory one query may hold in groups, distinct values and rows to sort.
     pub query_memory_bytes: usize,
+    /// Longest query text, bytes.
+    pub max_query_bytes: usize,
 }
 
 impl Default for Limits {
@@ -37,6 +39,7 @@ impl Default for Limits {
             max_queued_queries: 64,
             query_timeout: std::time::Duration::from_secs(30),
             query_memory_bytes: 512 << 20,
+            max_query_bytes: 64 << 10,
         }
     }
 }

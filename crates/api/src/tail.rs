@@ -66,6 +66,7 @@ fn matching(query: &Query, chunk: &Chunk) -> Vec<String> {
 pub async fn tail(State(state): State<AppState>, request: Request) -> Result<Response, ApiError> {
     let (mut parts, _body) = request.into_parts();
     let params: TailParams = serde_urlencoded_query(parts.uri.query().unwrap_or(""))?;
+    crate::query::admit_query(&state, &params.query)?;
     let query = trawl_query::parse(&params.query)?;
     let wants_websocket = parts
         .headers

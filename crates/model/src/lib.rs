@@ -8,6 +8,7 @@
 mod attributes;
 pub mod clock;
 mod level;
+pub mod memory;
 mod record;
 mod span;
 pub mod text;

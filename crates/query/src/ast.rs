@@ -176,7 +176,8 @@ pub enum ValueExpr {
     Neg(Box<ValueExpr>),
     Not(Box<ValueExpr>),
     Binary(Box<ValueExpr>, BinOp, Box<ValueExpr>),
-    In { value: Box<ValueExpr>, list: Vec<ValueExpr>, negated: bool },
+    /// `value in (list)`; `set` is the list as a lookup table when every item is a literal.
+    In { value: Box<ValueExpr>, list: Vec<ValueExpr>, negated: bool, set: Option<std::sync::Arc<crate::value::InSet>> },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

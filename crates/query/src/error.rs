@@ -16,6 +16,9 @@ pub enum QueryError {
     /// The query would hold more than its memory cap (groups, distinct values, rows to sort).
     #[error("{0}")]
     TooLarge(String),
+    /// The server is short of memory: retrying later may succeed.
+    #[error("{0}")]
+    Overloaded(String),
     /// Stored data could not be read (a disk or file error): retrying later may succeed.
     #[error("stored data could not be read: {0}")]
     Storage(String),

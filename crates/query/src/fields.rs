@@ -38,7 +38,7 @@ fn kind(v: &AttrValue) -> &'static str {
 
 fn sample(snapshot: &Snapshot, start: i64, end: i64, n: usize) -> Result<Vec<Record>, QueryError> {
     let everything = Query::default();
-    Ok(search(snapshot, &SearchRequest { query: &everything, start_ns: start, end_ns: end, limit: n })?.records)
+    Ok(search(snapshot, &SearchRequest { query: &everything, start_ns: start, end_ns: end, limit: n, timeout: None })?.records)
 }
 
 fn core_value(r: &Record, name: &str) -> Option<String> {

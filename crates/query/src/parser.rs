@@ -16,7 +16,7 @@ use crate::QueryError;
 
 /// Parses a query; errors name the line and column.
 pub fn parse(text: &str) -> Result<Query, QueryError> {
-    let mut p = Parser { chars: text.chars().collect(), pos: 0, depth: 0 };
+    let mut p = Parser { chars: text.chars().collect(), pos: 0, depth: 0, terms: 0 };
     p.skip_ws();
     let mut query = Query::default();
     if !p.at_end() && p.peek() != Some('|') {
@@ -64,9 +64,19 @@ pub(crate) struct Parser {
     pub(crate) chars: Vec<char>,
     pub(crate) pos: usize,
     pub(crate) depth: usize,
+    /// Terms of the search part so far.
+    pub(crate) terms: usize,
 }
 
-pub(crate) const MAX_DEPTH: usize = 64;
+/// Nesting of parentheses and `NOT`s, in the search part and in expressions.
+pub const MAX_DEPTH: usize = 64;
+
+/// Terms (words, phrases, field conditions) of the search part.
+pub const MAX_SEARCH_TERMS: usize = 4_096;
+
+/// Longest phrase or word searched for, in bytes: matching costs its length on every row, and
+/// nothing longer is a search anyone means (a 1 MB phrase is a denial of service).
+pub const MAX_PHRASE_BYTES: usize = 4_096;
 
 /// Regexes compile to at most this many bytes of program; bigger ones are refused.
 const REGEX_SIZE_LIMIT: usize = 1 << 20;
@@ -180,6 +190,10 @@ impl Parser {
 
     fn parse_primary(&mut self) -> Result<Expr, QueryError> {
         self.skip_ws();
+        self.terms += 1;
+        if self.terms > MAX_SEARCH_TERMS {
+            return Err(self.error_here(&format!("the search has more than {MAX_SEARCH_TERMS} terms")));
+        }
         match self.peek() {
             None => Err(self.error_here("expected a term")),
             Some('(') => {
@@ -202,7 +216,15 @@ impl Parser {
                 let s = self.parse_quoted()?;
                 Ok(Expr::Text(Phrase::new(&s)))
             }
-            Some(_) => self.parse_word_or_field(),
+            Some(_) => {
+                let at = self.pos;
+                let e = self.parse_word_or_field()?;
+                let len: usize = self.chars[at..self.pos].iter().map(|c| c.len_utf8()).sum();
+                if len > MAX_PHRASE_BYTES {
+                    return Err(self.error_at(at, &format!("a term of {len} bytes is longer than the limit of {MAX_PHRASE_BYTES} bytes")));
+                }
+                Ok(e)
+            }
         }
     }
 

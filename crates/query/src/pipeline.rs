@@ -113,26 +113,26 @@ pub fn run_query(snapshot: &Snapshot, request: &QueryRequest<'_>) -> Result<Quer
     };
     let mut stats = SearchStats::default();
     let mut warnings = Vec::new();
-    let budget = Budget { limit: request.limits.memory_bytes, used: 0 };
+    let budget = Budget::new(request.limits.memory_bytes);
     let limit = request.limit;
 
     let first = pipes.get(at);
     let mut output = match first {
         Some(Pipe::Stats { aggregates, by }) => {
             at += 1;
-            let mut acc = StatsSink { stats: Stats::new(aggregates, by, request.start_ns, request.end_ns, budget) };
+            let mut acc = StatsSink { stats: Stats::new(aggregates, by, request.start_ns, request.end_ns, budget.clone()) };
             scan.run(snapshot, &mut acc, &mut stats, &mut warnings)?;
             QueryOutput::Table(acc.stats.finish())
         }
         Some(Pipe::Top { n, field, by }) => {
             at += 1;
-            let mut acc = TopSink { top: TopCounter::new(*n, field, by.as_deref(), budget) };
+            let mut acc = TopSink { top: TopCounter::new(*n, field, by.as_deref(), budget.clone()) };
             scan.run(snapshot, &mut acc, &mut stats, &mut warnings)?;
             QueryOutput::Table(acc.top.finish())
         }
         Some(Pipe::Patterns) => {
             at += 1;
-            let mut acc = PatternSink::new(limit, budget, snapshot, request.start_ns, request.end_ns)?;
+            let mut acc = PatternSink::new(limit, budget.clone(), snapshot, request.start_ns, request.end_ns)?;
             scan.run(snapshot, &mut acc, &mut stats, &mut warnings)?;
             QueryOutput::Table(acc.finish(&mut warnings))
         }
@@ -171,7 +171,7 @@ pub fn run_query(snapshot: &Snapshot, request: &QueryRequest<'_>) -> Result<Quer
 
     for pipe in &pipes[at..] {
         scan.check()?;
-        output = QueryOutput::Table(apply_to_table(into_table(output, pipe), pipe, budget)?);
+        output = QueryOutput::Table(apply_to_table(into_table(output, pipe), pipe, budget.clone())?);
     }
     let mut truncated = false;
     match &mut output {
@@ -302,16 +302,37 @@ pub(crate) fn compare_keys(keys: &[SortKey], a: &[Value], b: &[Value]) -> Orderi
     Ordering::Equal
 }
 
-/// Approximate memory accounting against the query's cap.
-#[derive(Debug, Clone, Copy)]
+/// Approximate memory accounting against the query's cap; what is charged shows in the
+/// process's `queries` memory gauge until the budget is dropped. A clone starts empty.
+#[derive(Debug)]
 pub(crate) struct Budget {
     limit: usize,
     used: usize,
 }
 
+impl Clone for Budget {
+    fn clone(&self) -> Budget {
+        Budget { limit: self.limit, used: 0 }
+    }
+}
+
+impl Drop for Budget {
+    fn drop(&mut self) {
+        trawl_model::memory::QUERIES.sub(self.used);
+    }
+}
+
 impl Budget {
+    pub(crate) fn new(limit: usize) -> Budget {
+        Budget { limit, used: 0 }
+    }
+
     pub(crate) fn charge(&mut self, bytes: usize, what: &str) -> Result<(), QueryError> {
         self.used += bytes;
+        trawl_model::memory::QUERIES.add(bytes);
+        if bytes >= 1 << 16 || self.used % (1 << 20) < bytes {
+            trawl_model::memory::over_cap().map_err(|p| QueryError::Overloaded(p.0))?;
+        }
         if self.used > self.limit {
             return Err(QueryError::TooLarge(format!(
                 "the query needs more than its memory cap of {} MiB for {what}; narrow the search or group by fewer values",

@@ -30,6 +30,10 @@ pub const DEFAULT_MAX_TRACES: usize = 20;
 pub const MAX_TRACES: usize = 1000;
 /// `| in (...)` lists and aggregate lists longer than this are refused.
 const MAX_LIST: usize = 10_000;
+/// Operands of one expression (outside `in` lists).
+pub const MAX_TERMS: usize = 4_096;
+/// Height of an expression's tree.
+pub const MAX_EXPR_HEIGHT: usize = 256;
 
 const PIPE_NAMES: &str = "where, fields, sort, limit, stats, top, traces, patterns";
 
@@ -175,6 +179,13 @@ impl Parser {
                 None => return Err(self.error_at(open, "unclosed quote")),
                 Some(c) if c == quote => {
                     self.pos += 1;
+                    if out.len() > crate::parser::MAX_PHRASE_BYTES {
+                        return Err(self.error_at(open, &format!(
+                            "a quoted text of {} bytes is longer than the limit of {} bytes",
+                            out.len(),
+                            crate::parser::MAX_PHRASE_BYTES
+                        )));
+                    }
                     return Ok(out);
                 }
                 Some('\\') if self.chars.get(self.pos + 1).is_some() => {
@@ -401,39 +412,53 @@ impl Parser {
         Ok(key)
     }
 
+    /// A whole expression, refused when its tree would be taller than `MAX_EXPR_HEIGHT` or
+    /// hold more than `MAX_TERMS` operands: evaluation, planning and dropping walk the tree
+    /// recursively, so its height is what bounds their stack.
     fn expr(&self, t: &mut Tokens, depth: usize) -> Result<ValueExpr, QueryError> {
+        let at = t.pos();
+        let mut terms = 0;
+        let (e, height) = self.or_expr(t, depth, &mut terms)?;
+        if height > MAX_EXPR_HEIGHT {
+            return Err(self.error_at(at, &format!(
+                "expression is too deep: {height} nested operations, the limit is {MAX_EXPR_HEIGHT} (a chain such as 1+1+1... counts one level per term)"
+            )));
+        }
+        Ok(e)
+    }
+
+    fn or_expr(&self, t: &mut Tokens, depth: usize, terms: &mut usize) -> Result<(ValueExpr, usize), QueryError> {
         if depth > MAX_DEPTH {
             return Err(self.error_at(t.pos(), &format!("expression nests deeper than {MAX_DEPTH} levels")));
         }
-        let mut left = self.and_expr(t, depth)?;
+        let mut items = vec![self.and_expr(t, depth, terms)?];
         while t.eat_keyword("or") {
-            let right = self.and_expr(t, depth)?;
-            left = ValueExpr::Binary(Box::new(left), BinOp::Or, Box::new(right));
+            items.push(self.and_expr(t, depth, terms)?);
         }
-        Ok(left)
+        Ok(balanced(items, BinOp::Or))
     }
 
-    fn and_expr(&self, t: &mut Tokens, depth: usize) -> Result<ValueExpr, QueryError> {
-        let mut left = self.not_expr(t, depth)?;
+    fn and_expr(&self, t: &mut Tokens, depth: usize, terms: &mut usize) -> Result<(ValueExpr, usize), QueryError> {
+        let mut items = vec![self.not_expr(t, depth, terms)?];
         while t.eat_keyword("and") {
-            let right = self.not_expr(t, depth)?;
-            left = ValueExpr::Binary(Box::new(left), BinOp::And, Box::new(right));
+            items.push(self.not_expr(t, depth, terms)?);
         }
-        Ok(left)
+        Ok(balanced(items, BinOp::And))
     }
 
-    fn not_expr(&self, t: &mut Tokens, depth: usize) -> Result<ValueExpr, QueryError> {
+    fn not_expr(&self, t: &mut Tokens, depth: usize, terms: &mut usize) -> Result<(ValueExpr, usize), QueryError> {
         if t.eat_keyword("not") {
             if depth > MAX_DEPTH {
                 return Err(self.error_at(t.pos(), &format!("expression nests deeper than {MAX_DEPTH} levels")));
             }
-            return Ok(ValueExpr::Not(Box::new(self.not_expr(t, depth + 1)?)));
+            let (e, h) = self.not_expr(t, depth + 1, terms)?;
+            return Ok((ValueExpr::Not(Box::new(e)), h + 1));
         }
-        self.comparison(t, depth)
+        self.comparison(t, depth, terms)
     }
 
-    fn comparison(&self, t: &mut Tokens, depth: usize) -> Result<ValueExpr, QueryError> {
-        let left = self.sum(t, depth)?;
+    fn comparison(&self, t: &mut Tokens, depth: usize, terms: &mut usize) -> Result<(ValueExpr, usize), QueryError> {
+        let (left, lh) = self.sum(t, depth, terms)?;
         let op = match t.peek() {
             Some(Tok::Op("=" | "==")) => BinOp::Eq,
             Some(Tok::Op("!=" | "<>")) => BinOp::Ne,
@@ -447,27 +472,32 @@ impl Parser {
                 if !t.eat_keyword("in") {
                     return Err(self.error_at(t.pos(), "expected \"in\" after \"not\""));
                 }
-                return self.in_list(t, left, negated, depth);
+                return self.in_list(t, (left, lh), negated, depth);
             }
-            _ => return Ok(left),
+            _ => return Ok((left, lh)),
         };
         let op_pos = t.pos();
         t.next();
         if t.done() || t.at_op(")") || t.at_op(",") {
             return Err(self.error_at(op_pos, "expected a value after the comparison"));
         }
-        let right = self.sum(t, depth)?;
-        Ok(ValueExpr::Binary(Box::new(left), op, Box::new(right)))
+        let (right, rh) = self.sum(t, depth, terms)?;
+        Ok((ValueExpr::Binary(Box::new(left), op, Box::new(right)), lh.max(rh) + 1))
     }
 
-    fn in_list(&self, t: &mut Tokens, value: ValueExpr, negated: bool, depth: usize) -> Result<ValueExpr, QueryError> {
+    fn in_list(&self, t: &mut Tokens, (value, vh): (ValueExpr, usize), negated: bool, depth: usize) -> Result<(ValueExpr, usize), QueryError> {
         if !t.eat_op("(") {
             return Err(self.error_at(t.pos(), "expected \"(\" after \"in\""));
         }
         let mut list = Vec::new();
+        let mut height = vh;
         if !t.at_op(")") {
             loop {
-                list.push(self.expr(t, depth + 1)?);
+                // The values count apart from the expression's terms: a list is one lookup.
+                let mut item_terms = 0;
+                let (item, h) = self.or_expr(t, depth + 1, &mut item_terms)?;
+                height = height.max(h);
+                list.push(item);
                 if list.len() > MAX_LIST {
                     return Err(self.error_at(t.pos(), &format!("an in (...) list takes at most {MAX_LIST} values")));
                 }
@@ -479,26 +509,29 @@ impl Parser {
         if !t.eat_op(")") {
             return Err(self.error_at(t.pos(), &format!("expected \",\" or \")\" in the in (...) list, found {}", describe(t.peek()))));
         }
-        Ok(ValueExpr::In { value: Box::new(value), list, negated })
+        let set = crate::value::InSet::of(&list).map(std::sync::Arc::new);
+        Ok((ValueExpr::In { value: Box::new(value), list, negated, set }, height + 1))
     }
 
-    fn sum(&self, t: &mut Tokens, depth: usize) -> Result<ValueExpr, QueryError> {
-        let mut left = self.product(t, depth)?;
+    fn sum(&self, t: &mut Tokens, depth: usize, terms: &mut usize) -> Result<(ValueExpr, usize), QueryError> {
+        let (mut left, mut height) = self.product(t, depth, terms)?;
         loop {
             let op = if t.eat_op("+") {
                 BinOp::Add
             } else if t.eat_op("-") {
                 BinOp::Sub
             } else {
-                return Ok(left);
+                return Ok((left, height));
             };
-            let right = self.product(t, depth)?;
+            let (right, rh) = self.product(t, depth, terms)?;
             left = ValueExpr::Binary(Box::new(left), op, Box::new(right));
+            height = height.max(rh) + 1;
+            self.check_height(t, height)?;
         }
     }
 
-    fn product(&self, t: &mut Tokens, depth: usize) -> Result<ValueExpr, QueryError> {
-        let mut left = self.unary(t, depth)?;
+    fn product(&self, t: &mut Tokens, depth: usize, terms: &mut usize) -> Result<(ValueExpr, usize), QueryError> {
+        let (mut left, mut height) = self.unary(t, depth, terms)?;
         loop {
             let op = if t.eat_op("*") {
                 BinOp::Mul
@@ -507,38 +540,77 @@ impl Parser {
             } else if t.eat_op("%") {
                 BinOp::Rem
             } else {
-                return Ok(left);
+                return Ok((left, height));
             };
-            let right = self.unary(t, depth)?;
+            let (right, rh) = self.unary(t, depth, terms)?;
             left = ValueExpr::Binary(Box::new(left), op, Box::new(right));
+            height = height.max(rh) + 1;
+            self.check_height(t, height)?;
         }
     }
 
-    fn unary(&self, t: &mut Tokens, depth: usize) -> Result<ValueExpr, QueryError> {
+    /// Stops a left-leaning chain as soon as it is too tall, before it is built any further.
+    fn check_height(&self, t: &Tokens, height: usize) -> Result<(), QueryError> {
+        if height > MAX_EXPR_HEIGHT {
+            return Err(self.error_at(t.pos(), &format!(
+                "expression is too deep: more than {MAX_EXPR_HEIGHT} nested operations (a chain such as 1+1+1... counts one level per term)"
+            )));
+        }
+        Ok(())
+    }
+
+    fn unary(&self, t: &mut Tokens, depth: usize, terms: &mut usize) -> Result<(ValueExpr, usize), QueryError> {
         if depth > MAX_DEPTH {
             return Err(self.error_at(t.pos(), &format!("expression nests deeper than {MAX_DEPTH} levels")));
         }
         let at = t.pos();
+        *terms += 1;
+        if *terms > MAX_TERMS {
+            return Err(self.error_at(at, &format!("expression has more than {MAX_TERMS} terms")));
+        }
         match t.next() {
-            Some(Tok::Op("-")) => Ok(ValueExpr::Neg(Box::new(self.unary(t, depth + 1)?))),
+            Some(Tok::Op("-")) => {
+                let (e, h) = self.unary(t, depth + 1, terms)?;
+                Ok((ValueExpr::Neg(Box::new(e)), h + 1))
+            }
             Some(Tok::Op("(")) => {
-                let e = self.expr(t, depth + 1)?;
+                let e = self.or_expr(t, depth + 1, terms)?;
                 if !t.eat_op(")") {
                     return Err(self.error_at(at, "unclosed \"(\""));
                 }
                 Ok(e)
             }
-            Some(Tok::Number(n)) => Ok(ValueExpr::Number(n)),
-            Some(Tok::Text(s)) => Ok(ValueExpr::Text(s)),
-            Some(Tok::Name(n)) => Ok(match n.to_ascii_lowercase().as_str() {
-                "true" => ValueExpr::Bool(true),
-                "false" => ValueExpr::Bool(false),
-                "null" => ValueExpr::Null,
-                _ => ValueExpr::Field(n),
-            }),
+            Some(Tok::Number(n)) => Ok((ValueExpr::Number(n), 1)),
+            Some(Tok::Text(s)) => Ok((ValueExpr::Text(s), 1)),
+            Some(Tok::Name(n)) => Ok((
+                match n.to_ascii_lowercase().as_str() {
+                    "true" => ValueExpr::Bool(true),
+                    "false" => ValueExpr::Bool(false),
+                    "null" => ValueExpr::Null,
+                    _ => ValueExpr::Field(n),
+                },
+                1,
+            )),
             other => Err(self.error_at(at, &format!("expected a value, found {}", describe(other.as_ref())))),
         }
     }
+}
+
+/// `a or b or c ...` as a balanced tree (both operators are associative and evaluated left to
+/// right either way), so a long chain costs log2(n) levels of height, not n.
+fn balanced(mut items: Vec<(ValueExpr, usize)>, op: BinOp) -> (ValueExpr, usize) {
+    while items.len() > 1 {
+        let mut next = Vec::with_capacity(items.len().div_ceil(2));
+        let mut it = items.into_iter();
+        while let Some((a, ha)) = it.next() {
+            match it.next() {
+                Some((b, hb)) => next.push((ValueExpr::Binary(Box::new(a), op, Box::new(b)), ha.max(hb) + 1)),
+                None => next.push((a, ha)),
+            }
+        }
+        items = next;
+    }
+    items.pop().expect("at least one operand")
 }
 
 #[cfg(test)]

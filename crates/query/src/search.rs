@@ -23,6 +23,8 @@ pub struct SearchRequest<'a> {
     /// Inclusive, nanoseconds.
     pub end_ns: i64,
     pub limit: usize,
+    /// Longest the search may run (None: no limit).
+    pub timeout: Option<std::time::Duration>,
 }
 
 /// What a search read and left out.
@@ -110,7 +112,8 @@ pub fn search(snapshot: &Snapshot, request: &SearchRequest<'_>) -> Result<Search
     let mut top = TopN { limit: request.limit, heap: BinaryHeap::new(), seq: 0 };
     let mut stats = SearchStats::default();
     let mut warnings = Vec::new();
-    let scan = Scan::new(request.query.expr.as_ref(), request.start_ns, request.end_ns);
+    let mut scan = Scan::new(request.query.expr.as_ref(), request.start_ns, request.end_ns);
+    scan.deadline = request.timeout.map(|t| started + t);
     scan.run(snapshot, &mut top, &mut stats, &mut warnings)?;
     stats.elapsed_ms = started.elapsed().as_secs_f64() * 1e3;
     Ok(SearchResult { records: top.into_newest_first(), stats, warnings })
@@ -190,7 +193,7 @@ impl<'a> Scan<'a> {
         if self.deadline.is_some_and(|d| Instant::now() > d) {
             return Err(QueryError::Timeout);
         }
-        Ok(())
+        trawl_model::memory::over_cap().map_err(|p| QueryError::Overloaded(p.0))
     }
 
     fn row_matches<R: RowView>(&self, row: &R) -> bool {
@@ -224,6 +227,11 @@ impl<'a> Scan<'a> {
         result
     }
 }
+
+/// Rows matched between two checks of the deadline and the cancel flag inside a batch: a
+/// batch holds up to a row group (16,384 rows), and matching a row against a long expression
+/// is not free.
+const CHECK_EVERY: usize = 1024;
 
 /// Matches the rows a scan hands out against the search expression and the `where`s, and
 /// offers the matches to the sink.
@@ -265,6 +273,9 @@ impl<S: Sink> ScanVisitor for Matcher<'_, '_, S> {
             self.selected.clear();
             let everything = self.scan.expr.is_none() && self.scan.filters.is_empty();
             for i in 0..cols.len() {
+                if i % CHECK_EVERY == CHECK_EVERY - 1 {
+                    self.scan.check()?;
+                }
                 let t = cols.time.value(i);
                 if t >= start && t <= end && (everything || self.scan.row_matches(&BatchRow::new(&cols, i))) {
                     self.selected.push(i as u32);
@@ -273,6 +284,9 @@ impl<S: Sink> ScanVisitor for Matcher<'_, '_, S> {
             return self.sink.offer_batch(&cols, &self.selected);
         }
         for i in 0..cols.len() {
+            if i % CHECK_EVERY == CHECK_EVERY - 1 {
+                self.scan.check()?;
+            }
             let t = cols.time.value(i);
             if t < start || t > end || !self.sink.wants(t) {
                 continue;

@@ -67,10 +67,14 @@ pub async fn run_sql(snapshot: &Snapshot, request: &SqlRequest<'_>) -> Result<Qu
     if request.start_ns > request.end_ns {
         return Err(QueryError::Invalid("start is after end".into()));
     }
-    let runtime = RuntimeEnvBuilder::new().with_memory_limit(request.limits.memory_bytes, 1.0).build_arc().map_err(df_error)?;
-    let config = SessionConfig::new().with_target_partitions(2).with_information_schema(false);
+    crate::sql_guard::check_sql(request.sql)?;
+    let pool = Arc::new(crate::sql_guard::TrackedPool::new(request.limits.memory_bytes));
+    let runtime = RuntimeEnvBuilder::new().with_memory_pool(pool).build_arc().map_err(df_error)?;
+    let mut config = SessionConfig::new().with_target_partitions(2).with_information_schema(false);
+    config.options_mut().sql_parser.recursion_limit = crate::sql_guard::MAX_SQL_NESTING + 2;
     let ctx = SessionContext::new_with_config_rt(config, runtime);
     ctx.register_udf(attr_udf());
+    crate::sql_guard::bound_functions(&ctx, request.limits.memory_bytes / 4);
 
     let mut stats = SearchStats::default();
     for (name, kind) in [("logs", SegmentKind::Records), ("spans", SegmentKind::Spans)] {
@@ -83,7 +87,7 @@ pub async fn run_sql(snapshot: &Snapshot, request: &SqlRequest<'_>) -> Result<Qu
     let df = df.limit(0, Some(request.limit + 1)).map_err(df_error)?;
     let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
     let batches = df.collect().await.map_err(df_error)?;
-    let mut table = batches_to_table(&schema, &batches)?;
+    let mut table = batches_to_table(&schema, &batches, request.limits.memory_bytes)?;
     let truncated = table.rows.len() > request.limit;
     table.rows.truncate(request.limit);
     stats.elapsed_ms = started.elapsed().as_secs_f64() * 1e3;
@@ -277,6 +281,9 @@ fn attr_udf() -> datafusion::logical_expr::ScalarUDF {
 
 fn df_error(e: DataFusionError) -> QueryError {
     match e.find_root() {
+        DataFusionError::ResourcesExhausted(r) if r.starts_with(crate::sql_guard::SERVER_MEMORY) => {
+            QueryError::Overloaded(r.trim_start_matches(crate::sql_guard::SERVER_MEMORY).trim_start_matches(": ").to_string())
+        }
         DataFusionError::ResourcesExhausted(r) => {
             QueryError::TooLarge(format!("the query needs more than its memory cap: {r}; narrow the time range or the query"))
         }
@@ -299,8 +306,15 @@ fn first_line(text: &str) -> String {
 }
 
 /// Arrow batches as a result table; types trawl does not show natively become text.
-fn batches_to_table(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<Table, QueryError> {
+/// The answer is held whole: more than `memory_bytes` of batches is refused.
+fn batches_to_table(schema: &SchemaRef, batches: &[RecordBatch], memory_bytes: usize) -> Result<Table, QueryError> {
     let columns: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+    let held: usize = batches.iter().map(RecordBatch::get_array_memory_size).sum();
+    if held > memory_bytes / 2 {
+        return Err(QueryError::TooLarge(format!(
+            "the answer holds {held} bytes, over half the query's memory cap of {memory_bytes} bytes; select fewer or smaller columns or rows"
+        )));
+    }
     let mut rows = Vec::new();
     for batch in batches {
         let n = batch.num_rows();

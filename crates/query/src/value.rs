@@ -8,6 +8,7 @@
 //! - `null` (a missing field) equals only `null`; every other comparison with it is false.
 
 use std::cmp::Ordering;
+use std::collections::HashSet;
 
 use serde::Serialize;
 use trawl_model::text::{contains_folded, fold};
@@ -250,9 +251,12 @@ pub fn eval(expr: &ValueExpr, row: &dyn Fields) -> Value {
             v => v.as_f64().map_or(Value::Null, |f| Value::Float(-f)),
         },
         ValueExpr::Not(e) => Value::Bool(!eval(e, row).truthy()),
-        ValueExpr::In { value, list, negated } => {
+        ValueExpr::In { value, list, negated, set } => {
             let v = eval(value, row);
-            let found = list.iter().any(|item| equal(&v, &eval(item, row)));
+            let found = match set {
+                Some(set) => set.contains(&v),
+                None => list.iter().any(|item| equal(&v, &eval(item, row))),
+            };
             Value::Bool(found != *negated)
         }
         ValueExpr::Binary(l, op, r) => match op {
@@ -321,6 +325,97 @@ pub fn equal(a: &Value, b: &Value) -> bool {
         (Value::Bool(x), Value::Bool(y)) => x == y,
         (Value::Bool(x), Value::Str(s)) | (Value::Str(s), Value::Bool(x)) => s.eq_ignore_ascii_case(if *x { "true" } else { "false" }),
         _ => compare(a, b) == Some(Ordering::Equal),
+    }
+}
+
+/// A list of literals as lookup tables, so `x in (...)` with thousands of values costs a few
+/// hash lookups per row; `contains(v)` is true exactly when `equal(v, item)` holds for an item.
+#[derive(Debug, Default)]
+pub struct InSet {
+    /// Text items, ASCII-lowercased (text equality ignores ASCII case).
+    texts: HashSet<String>,
+    /// Number items.
+    number_items: HashSet<u64>,
+    /// Text items that read as numbers (a number equals such a text; a text does not).
+    text_numbers: HashSet<u64>,
+    /// Text items that read as times (a time equals such a text).
+    times: HashSet<i64>,
+    /// `true`/`false` items, and text items spelling them.
+    bools: [bool; 2],
+    null: bool,
+}
+
+impl PartialEq for InSet {
+    /// A set is derived from its list, which the expression compares already.
+    fn eq(&self, _: &InSet) -> bool {
+        true
+    }
+}
+
+impl InSet {
+    /// The lookup tables of `list`, or None when an item is not a literal.
+    pub fn of(list: &[ValueExpr]) -> Option<InSet> {
+        let mut set = InSet::default();
+        for item in list {
+            match item {
+                ValueExpr::Null => set.null = true,
+                ValueExpr::Bool(b) => set.bools[*b as usize] = true,
+                ValueExpr::Number(n) => {
+                    set.number_items.insert(number_key(*n));
+                }
+                ValueExpr::Text(s) => {
+                    set.texts.insert(s.to_ascii_lowercase());
+                    if let Some(n) = Value::Str(s.clone()).as_f64() {
+                        set.text_numbers.insert(number_key(n));
+                    }
+                    if let Some(t) = trawl_model::parse_time_str(s) {
+                        set.times.insert(t);
+                    }
+                    for (i, word) in ["false", "true"].iter().enumerate() {
+                        if s.eq_ignore_ascii_case(word) {
+                            set.bools[i] = true;
+                        }
+                    }
+                }
+                _ => return None,
+            }
+        }
+        Some(set)
+    }
+
+    pub fn contains(&self, v: &Value) -> bool {
+        match v {
+            Value::Null => self.null,
+            Value::Bool(b) => self.bools[*b as usize],
+            Value::Int(_) | Value::Float(_) => v.as_f64().is_some_and(|n| {
+                let key = number_key(n);
+                self.number_items.contains(&key) || self.text_numbers.contains(&key)
+            }),
+            Value::Time(t) => self.times.contains(t) || self.number_items.contains(&number_key(*t as f64)),
+            // Text against text is equality without ASCII case; against a number, the number
+            // it reads as; against a boolean, its spelling.
+            Value::Str(s) => {
+                self.texts.contains(&s.to_ascii_lowercase())
+                    || self.list_numbers_match_text(s)
+                    || (s.eq_ignore_ascii_case("true") && self.bools[1])
+                    || (s.eq_ignore_ascii_case("false") && self.bools[0])
+            }
+        }
+    }
+
+    /// A text compared with a number item compares as the number it reads as.
+    fn list_numbers_match_text(&self, s: &str) -> bool {
+        let Some(n) = Value::Str(s.to_string()).as_f64() else { return false };
+        self.number_items.contains(&number_key(n))
+    }
+}
+
+/// Equal numbers, equal keys (`-0.0` is `0.0`).
+fn number_key(n: f64) -> u64 {
+    if n == 0.0 {
+        0
+    } else {
+        n.to_bits()
     }
 }
 
@@ -413,5 +508,63 @@ mod tests {
         assert_eq!(Value::Float(2.0).key(), Value::Int(2).key());
         assert_eq!(format_float(0.1 + 0.2), "0.3");
         assert_eq!(format_float(3.0), "3");
+    }
+}
+
+#[cfg(test)]
+mod in_set_tests {
+    use super::*;
+
+    #[test]
+    fn a_set_agrees_with_item_by_item_equality() {
+        let items = vec![
+            ValueExpr::Text("Error".into()),
+            ValueExpr::Text("42".into()),
+            ValueExpr::Text("true".into()),
+            ValueExpr::Text("2026-01-02T03:04:05Z".into()),
+            ValueExpr::Number(7.0),
+            ValueExpr::Number(-0.0),
+            ValueExpr::Number(1.5),
+            ValueExpr::Bool(false),
+            ValueExpr::Null,
+        ];
+        let set = InSet::of(&items).expect("literals");
+        let t = trawl_model::parse_time_str("2026-01-02T03:04:05Z").expect("time");
+        let probes = [
+            Value::Null,
+            Value::Bool(true),
+            Value::Bool(false),
+            Value::Int(42),
+            Value::Int(7),
+            Value::Int(0),
+            Value::Float(1.5),
+            Value::Float(0.0),
+            Value::Float(f64::NAN),
+            Value::Str("ERROR".into()),
+            Value::Str("42".into()),
+            Value::Str("42.0".into()),
+            Value::Str("7".into()),
+            Value::Str("7.0".into()),
+            Value::Str("TRUE".into()),
+            Value::Str("false".into()),
+            Value::Str("결제".into()),
+            Value::Time(t),
+            Value::Time(7),
+            Value::Time(8),
+        ];
+        for v in &probes {
+            let linear = items.iter().any(|item| equal(v, &eval_literal(item)));
+            assert_eq!(set.contains(v), linear, "{v:?}");
+        }
+        assert!(InSet::of(&[ValueExpr::Field("x".into())]).is_none());
+    }
+
+    fn eval_literal(e: &ValueExpr) -> Value {
+        match e {
+            ValueExpr::Text(s) => Value::Str(s.clone()),
+            ValueExpr::Number(n) => Value::Float(*n),
+            ValueExpr::Bool(b) => Value::Bool(*b),
+            _ => Value::Null,
+        }
     }
 }

@@ -49,6 +49,17 @@ pub struct ServerArgs {
     /// Memory one query may hold in groups, distinct values and sort rows, bytes (default 512 MiB).
     #[arg(long, env = "TRAWL_QUERY_MEMORY_BYTES")]
     pub query_memory_bytes: Option<usize>,
+    /// Longest query text in bytes (default 64 KiB); longer ones are answered 413.
+    #[arg(long, env = "TRAWL_MAX_QUERY_BYTES")]
+    pub max_query_bytes: Option<usize>,
+    /// Memory cap of the whole process in bytes (default half of the machine's memory, or of
+    /// the container's limit): queries and writes are refused with 503 before it is reached.
+    #[arg(long, env = "TRAWL_MAX_MEMORY")]
+    pub max_memory: Option<usize>,
+    /// Free space the data disk keeps, bytes: writes are refused with 503 below it (default the
+    /// smaller of 1 GiB and 2 % of the disk).
+    #[arg(long, env = "TRAWL_MIN_FREE_DISK_BYTES")]
+    pub min_free_disk_bytes: Option<u64>,
     /// Queries running at once (default 4); up to 16 times as many wait, more get 503.
     #[arg(long, env = "TRAWL_MAX_CONCURRENT_QUERIES")]
     pub max_concurrent_queries: Option<usize>,
@@ -114,6 +125,11 @@ struct FileConfig {
     max_queued_writes: Option<usize>,
     /// Bytes of frozen buffers waiting for a flush; past this, writes are refused (429).
     max_pending_flush_bytes: Option<usize>,
+    /// Bytes of write requests waiting for the writer thread; past this, writes are refused (429).
+    max_queued_bytes: Option<usize>,
+    max_query_bytes: Option<usize>,
+    max_memory: Option<usize>,
+    min_free_disk_bytes: Option<u64>,
     row_group_rows: Option<usize>,
     #[serde(default)]
     alerting: AlertingFile,
@@ -130,6 +146,21 @@ pub struct ServerConfig {
     pub syslog_listen: Option<SocketAddr>,
     pub compat: trawl_api::CompatConfig,
     pub alerting: trawl_alert::AlertConfig,
+    /// The process's memory cap, bytes.
+    pub max_memory: usize,
+}
+
+/// Half of the memory the process may use: the machine's, or the container's limit when lower.
+pub fn default_max_memory() -> usize {
+    let machine = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|text| {
+            let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
+            line.split_whitespace().nth(1)?.parse::<usize>().ok().map(|kib| kib * 1024)
+        })
+        .unwrap_or(8 << 30);
+    let container = std::fs::read_to_string("/sys/fs/cgroup/memory.max").ok().and_then(|t| t.trim().parse::<usize>().ok());
+    container.map_or(machine, |c| c.min(machine)) / 2
 }
 
 fn duration_setting(text: Option<String>, what: &str) -> anyhow::Result<Option<trawl_alert::Dur>> {
@@ -217,6 +248,10 @@ impl ServerConfig {
         if let Some(n) = file.max_pending_flush_bytes {
             store.max_pending_flush_bytes = n;
         }
+        if let Some(n) = file.max_queued_bytes {
+            store.max_queued_bytes = n.max(1);
+        }
+        store.min_free_disk_bytes = args.min_free_disk_bytes.or(file.min_free_disk_bytes);
         if let Some(n) = file.row_group_rows {
             store.row_group_rows = n.max(1);
         }
@@ -234,6 +269,10 @@ impl ServerConfig {
         if let Some(n) = args.query_memory_bytes.or(file.query_memory_bytes) {
             limits.query_memory_bytes = n;
         }
+        if let Some(n) = args.max_query_bytes.or(file.max_query_bytes) {
+            limits.max_query_bytes = n.max(1);
+        }
+        let max_memory = args.max_memory.or(file.max_memory).unwrap_or_else(default_max_memory).max(64 << 20);
         if let Some(n) = args.max_concurrent_queries.or(file.max_concurrent_queries) {
             limits.max_concurrent_queries = n.max(1);
             limits.max_queued_queries = 16 * n.max(1);
@@ -241,6 +280,7 @@ impl ServerConfig {
         let alerting = alert_config(args.rules_dir, args.public_url, file.alerting)?;
         Ok(ServerConfig {
             alerting,
+            max_memory,
             listen,
             otlp_http_listen: address(&otlp_http, "otlp-http-listen")?,
             otlp_grpc_listen: address(&otlp_grpc, "otlp-grpc-listen")?,

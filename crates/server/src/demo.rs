@@ -118,7 +118,7 @@ pub fn run(mut args: DemoArgs) -> anyhow::Result<()> {
         config.alerting.outbound.allowed.push(host.trim_matches(['[', ']']).to_string());
     }
     let data_dir = config.store.data_dir.clone();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().thread_stack_size(trawl_api::THREAD_STACK_BYTES).enable_all().build().context("cannot start the runtime")?;
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let server = runtime.spawn(crate::server::serve(config, Some(ready_tx), Arc::new(clock)));
     let api = match ready_rx.recv_timeout(Duration::from_secs(60)) {

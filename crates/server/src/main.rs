@@ -125,7 +125,12 @@ enum Command {
     },
 }
 
+/// Every allocation is counted: the memory cap (`max_memory`) and `/metrics` read the count.
+#[global_allocator]
+static ALLOCATOR: trawl_model::memory::CountingAllocator = trawl_model::memory::CountingAllocator;
+
 fn main() -> ExitCode {
+    trawl_model::memory::mark_installed();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Server(args) => server::run(args),

@@ -14,7 +14,7 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let config = ServerConfig::load(args)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().thread_stack_size(trawl_api::THREAD_STACK_BYTES).enable_all().build().context("cannot start the runtime")?;
     runtime.block_on(serve(config, None, Arc::new(trawl_model::SystemClock)))
 }
 
@@ -22,6 +22,7 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
 /// `ready`, when given, receives the main API's URL once every listener is bound. `clock` is
 /// the time of alert evaluation (the demo runs a faster one).
 pub async fn serve(config: ServerConfig, ready: Option<std::sync::mpsc::Sender<String>>, clock: Arc<dyn trawl_model::Clock>) -> anyhow::Result<()> {
+    trawl_model::memory::set_cap(config.max_memory);
     let data_dir = config.store.data_dir.clone();
     let store = Arc::new(
         tokio::task::spawn_blocking(move || Store::open(config.store))

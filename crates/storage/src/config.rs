@@ -26,6 +26,12 @@ pub struct StoreConfig {
     pub max_pending_flush_bytes: usize,
     /// Requests waiting for the writer thread; more are refused (retryable).
     pub max_queued_writes: usize,
+    /// Bytes of requests waiting for the writer thread (encoded frame and decoded items);
+    /// past this, writes are refused (retryable).
+    pub max_queued_bytes: usize,
+    /// Writes are refused (503, retryable) while the data disk has less free space than this;
+    /// None: the smaller of 1 GiB and 2 % of the disk.
+    pub min_free_disk_bytes: Option<u64>,
     /// Rows per Parquet row group (and per sidecar index entry).
     pub row_group_rows: usize,
     pub tenant: String,
@@ -47,6 +53,8 @@ impl StoreConfig {
             flush_max_age: Duration::from_secs(30),
             max_pending_flush_bytes: 96 * 1024 * 1024,
             max_queued_writes: 4096,
+            max_queued_bytes: 256 * 1024 * 1024,
+            min_free_disk_bytes: None,
             row_group_rows: 16 * 1024,
             tenant: crate::filenames::DEFAULT_TENANT.to_string(),
             rollup_compact_after: Duration::from_secs(6 * 3600),

@@ -12,6 +12,7 @@ mod attribute_columns;
 mod bloom;
 mod buffer;
 mod config;
+pub mod disk;
 mod error;
 pub mod filenames;
 mod metastore;

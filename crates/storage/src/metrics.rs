@@ -56,6 +56,8 @@ pub struct StoreMetrics {
     pub flush_errors: AtomicU64,
     pub corrupt_segments: AtomicU64,
     pub writes_refused_overload: AtomicU64,
+    /// Writes refused because the data disk was under its free-space watermark.
+    pub writes_refused_disk: AtomicU64,
 }
 
 impl Default for StoreMetrics {
@@ -72,6 +74,7 @@ impl Default for StoreMetrics {
             flush_errors: AtomicU64::new(0),
             corrupt_segments: AtomicU64::new(0),
             writes_refused_overload: AtomicU64::new(0),
+            writes_refused_disk: AtomicU64::new(0),
         }
     }
 }

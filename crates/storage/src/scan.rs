@@ -435,6 +435,7 @@ impl Snapshot {
                     }
                 };
                 for batch in &batches {
+                    visitor.check()?;
                     stats.bytes_scanned += batch.get_array_memory_size() as u64;
                     visitor.batch(batch, &seg.path)?;
                 }

@@ -4,7 +4,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, SyncSender, TrySendError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -41,6 +41,8 @@ pub struct StoreStats {
     pub buffered_spans: usize,
     pub buffered_bytes: usize,
     pub pending_flush_bytes: usize,
+    /// Bytes of write requests waiting for the writer thread.
+    pub queued_bytes: usize,
     pub n_segments: usize,
     pub segment_bytes: u64,
     pub wal_bytes: u64,
@@ -59,6 +61,8 @@ pub(crate) struct WriteRequest {
     pub(crate) payload: Vec<u8>,
     pub(crate) chunk: Chunk,
     pub(crate) done: Done,
+    /// Bytes counted in `Inner::queued_bytes` for this request.
+    pub(crate) queued_bytes: usize,
 }
 
 pub(crate) enum Msg {
@@ -114,6 +118,8 @@ pub(crate) struct Inner {
     pub(crate) corrupt_files: Mutex<Vec<String>>,
     /// Live-tail subscribers, called on the writer thread with every acknowledged chunk.
     pub(crate) subscribers: Mutex<Vec<Subscriber>>,
+    /// Bytes of write requests queued for the writer thread, until it has handled them.
+    pub(crate) queued_bytes: AtomicUsize,
     /// Signalled when something was frozen, flushed, or on shutdown.
     pub(crate) flush_cv: Condvar,
     pub(crate) flush_lock: Mutex<()>,
@@ -190,6 +196,7 @@ impl Store {
             errors: Mutex::default(),
             corrupt_files: Mutex::new(corrupt),
             subscribers: Mutex::default(),
+            queued_bytes: AtomicUsize::new(0),
             flush_cv: Condvar::new(),
             flush_lock: Mutex::new(()),
             config,
@@ -225,6 +232,30 @@ impl Store {
         &self.inner.config
     }
 
+    /// Whether a write would be taken now: refused while the server stops, while flushing or
+    /// the writer's queue is behind (`Overloaded`, 429), or while the data disk is nearly full
+    /// (`Unavailable`, 503). The ingest endpoints ask before reading a request's body, so
+    /// overload does not make the server busier decoding bodies it will refuse.
+    pub fn admission(&self) -> Result<(), StoreError> {
+        if self.inner.shutting_down.load(Ordering::Relaxed) {
+            return Err(StoreError::ShuttingDown);
+        }
+        let pending = self.inner.mem.read().frozen_bytes;
+        if pending > self.inner.config.max_pending_flush_bytes {
+            let why = last_error(&self.inner).unwrap_or_else(|| "segments are being written".into());
+            return Err(StoreError::Overloaded(format!("flushing is behind: {} MiB wait for segment writes ({why})", pending >> 20)));
+        }
+        let queued = self.inner.queued_bytes.load(Ordering::Relaxed);
+        if queued > self.inner.config.max_queued_bytes {
+            return Err(StoreError::Overloaded(format!(
+                "the ingest queue holds {} MiB, over its cap of {} MiB (max_queued_bytes)",
+                queued >> 20,
+                self.inner.config.max_queued_bytes >> 20
+            )));
+        }
+        crate::disk::check_free_space(&self.inner.config)
+    }
+
     /// Queues a write; `done` runs on the writer thread once the write is durable (or
     /// acknowledged, in buffered mode) and visible to queries, or with the reason it was not.
     /// May block up to two seconds when flushing is behind; call it off the async reactor.
@@ -255,18 +286,38 @@ impl Store {
                 pending / (1024 * 1024)
             ))));
         }
+        if let Err(e) = crate::disk::check_free_space(&self.inner.config) {
+            self.inner.metrics.writes_refused_disk.fetch_add(1, Ordering::Relaxed);
+            return done(Err(e));
+        }
         let payload = match bincode::serialize(&(&records, &spans)) {
             Ok(p) => p,
             Err(e) => return done(Err(StoreError::Internal(format!("cannot encode wal frame: {e}")))),
         };
-        let request = WriteRequest { payload, chunk: Chunk::new(records, spans), done: Box::new(done) };
+        let chunk = Chunk::new(records, spans);
+        let cost = payload.len() + chunk.bytes;
+        let queued = self.inner.queued_bytes.fetch_add(cost, Ordering::Relaxed);
+        if queued > 0 && queued + cost > self.inner.config.max_queued_bytes {
+            self.inner.queued_bytes.fetch_sub(cost, Ordering::Relaxed);
+            self.inner.metrics.writes_refused_overload.fetch_add(1, Ordering::Relaxed);
+            return done(Err(StoreError::Overloaded(format!(
+                "the ingest queue holds {} MiB, over its cap of {} MiB (max_queued_bytes)",
+                queued >> 20,
+                self.inner.config.max_queued_bytes >> 20
+            ))));
+        }
+        let request = WriteRequest { payload, chunk, done: Box::new(done), queued_bytes: cost };
         match self.tx.try_send(Msg::Write(request)) {
             Ok(()) => {}
             Err(TrySendError::Full(Msg::Write(r))) => {
+                self.inner.queued_bytes.fetch_sub(r.queued_bytes, Ordering::Relaxed);
                 self.inner.metrics.writes_refused_overload.fetch_add(1, Ordering::Relaxed);
                 (r.done)(Err(StoreError::Overloaded("ingest queue is full".into())))
             }
-            Err(TrySendError::Disconnected(Msg::Write(r))) => (r.done)(Err(StoreError::ShuttingDown)),
+            Err(TrySendError::Disconnected(Msg::Write(r))) => {
+                self.inner.queued_bytes.fetch_sub(r.queued_bytes, Ordering::Relaxed);
+                (r.done)(Err(StoreError::ShuttingDown))
+            }
             Err(_) => {}
         }
     }
@@ -355,6 +406,7 @@ impl Store {
             buffered_spans: all_chunks().map(|c| c.spans.len()).sum(),
             buffered_bytes: mem.active_bytes + mem.frozen_bytes,
             pending_flush_bytes: mem.frozen_bytes,
+            queued_bytes: self.inner.queued_bytes.load(Ordering::Relaxed),
             n_segments: segments.len(),
             segment_bytes: segments.iter().map(|s| s.n_bytes).sum(),
             wal_bytes: trawl_wal::disk_bytes(&filenames::wal_dir(&self.inner.config.data_dir)),

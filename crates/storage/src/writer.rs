@@ -123,6 +123,9 @@ fn next_wakeup(inner: &Inner) -> Duration {
 
 /// Appends a group of writes to the WAL with one fsync, then makes them visible and acks them.
 fn commit(inner: &Inner, wal: &mut Wal, mut batch: Vec<WriteRequest>, last_sync: &mut Instant) {
+    // Once handled, the requests leave the queue's count (their chunks join the buffer's).
+    let queued: usize = batch.iter().map(|r| r.queued_bytes).sum();
+    let _dequeued = Dequeued(inner, queued);
     let payloads: Vec<&[u8]> = batch.iter().map(|r| r.payload.as_slice()).collect();
     let bytes: usize = payloads.iter().map(|p| p.len()).sum();
     let durable = inner.config.durability == Durability::Durable;
@@ -174,6 +177,15 @@ fn commit(inner: &Inner, wal: &mut Wal, mut batch: Vec<WriteRequest>, last_sync:
     let mut subscribers = inner.subscribers.lock();
     if !subscribers.is_empty() {
         subscribers.retain_mut(|subscriber| chunks.iter().all(&mut *subscriber));
+    }
+}
+
+/// Takes bytes off `Inner::queued_bytes` when dropped.
+struct Dequeued<'a>(&'a Inner, usize);
+
+impl Drop for Dequeued<'_> {
+    fn drop(&mut self) {
+        self.0.queued_bytes.fetch_sub(self.1, Ordering::Relaxed);
     }
 }
 

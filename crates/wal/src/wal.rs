@@ -41,6 +41,8 @@ pub struct Wal {
     written_len: u64,
     /// Set after a failed write: the file must be cut back to `written_len` before appending.
     needs_repair: bool,
+    /// Set after a failed fsync: the next repair starts a new file.
+    sync_failed: bool,
     dirty: bool,
 }
 
@@ -103,6 +105,7 @@ impl Wal {
             file,
             written_len: MAGIC.len() as u64,
             needs_repair: false,
+            sync_failed: false,
             dirty: false,
         })
     }
@@ -149,18 +152,24 @@ impl Wal {
         }
         if let Err(source) = self.file.sync_data() {
             self.needs_repair = true;
+            self.sync_failed = true;
             return Err(WalError::Write { path: self.current_path(), source });
         }
         self.dirty = false;
         Ok(())
     }
 
-    /// After a failed write or sync, drop the current file's unacknowledged tail by starting a
-    /// fresh file; the old one is truncated to its last known good length (best effort: replay
-    /// stops at a bad frame anyway).
+    /// After a failed write, cut the current file back to its last good length and go on
+    /// appending to it: a full disk that refuses every write for minutes then costs no new
+    /// files. Only when the cut fails, or after a failed fsync (the kernel may have dropped
+    /// pages it could not write, so the file's content is not known), does a fresh file start;
+    /// the old one keeps its good prefix (replay stops at a bad frame anyway).
     fn repair(&mut self) -> Result<(), WalError> {
-        let _ = self.file.set_len(self.written_len);
-        let _ = self.file.seek(SeekFrom::Start(self.written_len));
+        let cut = self.file.set_len(self.written_len).and_then(|()| self.file.seek(SeekFrom::Start(self.written_len)));
+        if cut.is_ok() && !self.sync_failed {
+            self.needs_repair = false;
+            return Ok(());
+        }
         let next = Wal::create(&self.dir, self.seq + 1)?;
         *self = next;
         Ok(())

@@ -63,7 +63,7 @@ pub(super) fn failing_traces(
         }
     };
     if request.query.expr.is_some() {
-        let found = search(snapshot, &SearchRequest { query: request.query, start_ns: start, end_ns: end - 1, limit: 10_000 })?;
+        let found = search(snapshot, &SearchRequest { query: request.query, start_ns: start, end_ns: end - 1, limit: 10_000, timeout: None })?;
         for r in &found.records {
             note(&r.trace_id, r.time_ns);
         }
