@@ -153,7 +153,7 @@ pub fn run_query(snapshot: &Snapshot, request: &QueryRequest<'_>) -> Result<Quer
             at += 1;
             let mut acc = TraceSink { max: *max_traces, newest: HashMap::default() };
             scan.run(snapshot, &mut acc, &mut stats, &mut warnings)?;
-            QueryOutput::Table(traces_table(snapshot, acc, &mut warnings))
+            QueryOutput::Table(traces_table(snapshot, acc, &mut budget.clone(), &mut warnings)?)
         }
         _ => {
             let n = match first {

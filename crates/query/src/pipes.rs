@@ -30,8 +30,8 @@ pub const DEFAULT_MAX_TRACES: usize = 20;
 pub const MAX_TRACES: usize = 1000;
 /// `| in (...)` lists and aggregate lists longer than this are refused.
 const MAX_LIST: usize = 10_000;
-/// Operands of one expression (outside `in` lists).
-pub const MAX_TERMS: usize = 4_096;
+/// Operands (fields and values) of one expression, outside `in` lists.
+pub const MAX_TERMS: usize = 10_000;
 /// Height of an expression's tree.
 pub const MAX_EXPR_HEIGHT: usize = 256;
 

@@ -71,7 +71,8 @@ pub async fn run_sql(snapshot: &Snapshot, request: &SqlRequest<'_>) -> Result<Qu
     let pool = Arc::new(crate::sql_guard::TrackedPool::new(request.limits.memory_bytes));
     let runtime = RuntimeEnvBuilder::new().with_memory_pool(pool).build_arc().map_err(df_error)?;
     let mut config = SessionConfig::new().with_target_partitions(2).with_information_schema(false);
-    config.options_mut().sql_parser.recursion_limit = crate::sql_guard::MAX_SQL_NESTING + 2;
+    config.options_mut().sql_parser.recursion_limit =
+        datafusion::common::config::ConfigNonZeroUsize::try_new(crate::sql_guard::MAX_SQL_NESTING + 2).map_err(df_error)?;
     let ctx = SessionContext::new_with_config_rt(config, runtime);
     ctx.register_udf(attr_udf());
     crate::sql_guard::bound_functions(&ctx, request.limits.memory_bytes / 4);

@@ -47,76 +47,90 @@ pub const MAX_SQL_VALUE_BYTES: usize = 16 << 20;
 pub fn check_sql(sql: &str) -> Result<(), QueryError> {
     let dialect = GenericDialect {};
     let tokens = Tokenizer::new(&dialect, sql).tokenize_with_location().map_err(|e| QueryError::Invalid(format!("SQL: {e}")))?;
-    // One entry per open parenthesis: (operators at this level, tallest group inside).
-    let mut levels: Vec<(usize, usize)> = vec![(0, 0)];
+    // One entry per open parenthesis: operators at this level by precedence class, and the
+    // tallest group inside. Operators of one class in a row make a left-leaning chain, one
+    // level each; different classes nest into each other, a level per class.
+    let mut levels: Vec<Level> = vec![Level::default()];
     let mut count = 0;
     for t in &tokens {
         let at = |message: String| QueryError::Syntax { message, line: t.span.start.line as usize, column: t.span.start.column as usize };
         match &t.token {
             Token::Whitespace(_) => continue,
             Token::LParen | Token::LBracket | Token::LBrace => {
-                levels.push((0, 0));
+                levels.push(Level::default());
                 if levels.len() > MAX_SQL_NESTING + 1 {
                     return Err(at(format!("SQL nests parentheses deeper than {MAX_SQL_NESTING} levels")));
                 }
             }
             Token::RParen | Token::RBracket | Token::RBrace if levels.len() > 1 => {
-                let (ops, inner) = levels.pop().unwrap_or_default();
+                let inner = levels.pop().unwrap_or_default().height();
                 let last = levels.last_mut().expect("the outer level stays");
-                last.1 = last.1.max(ops + inner + 1);
-            }
-            token if is_operator(token) => {
-                let last = levels.last_mut().expect("the outer level stays");
-                last.0 += 1;
-                if last.0 + last.1 > MAX_SQL_HEIGHT {
-                    return Err(at(format!(
-                        "SQL expression is too deep: more than {MAX_SQL_HEIGHT} operators in a row (each of a OR b OR ... or 1+1+... is a level)"
-                    )));
+                last.inner = last.inner.max(inner + 1);
+                if last.height() > MAX_SQL_HEIGHT {
+                    return Err(at(format!("SQL expression is too deep: more than {MAX_SQL_HEIGHT} levels")));
                 }
             }
-            _ => {}
+            token => {
+                if let Some(class) = operator_class(token) {
+                    let last = levels.last_mut().expect("the outer level stays");
+                    last.ops[class] += 1;
+                    if last.height() > MAX_SQL_HEIGHT {
+                        return Err(at(format!(
+                            "SQL expression is too deep: more than {MAX_SQL_HEIGHT} levels (each operator of a chain such as a OR b OR ... or 1+1+... is a level)"
+                        )));
+                    }
+                }
+            }
         }
         count += 1;
         if count > MAX_SQL_TOKENS {
             return Err(at(format!("SQL statement has more than {MAX_SQL_TOKENS} tokens")));
         }
     }
-    let height = levels.iter().map(|(ops, inner)| ops + inner).max().unwrap_or(0);
-    if height > MAX_SQL_HEIGHT {
-        return Err(QueryError::Invalid(format!("SQL expression is too deep: {height} levels, the limit is {MAX_SQL_HEIGHT}")));
-    }
     Ok(())
 }
 
-/// Operators and keywords that join two operands into a node of the tree.
-fn is_operator(token: &Token) -> bool {
+/// Precedence classes of `operator_class`.
+const CLASSES: usize = 8;
+
+#[derive(Default)]
+struct Level {
+    ops: [usize; CLASSES],
+    inner: usize,
+}
+
+impl Level {
+    /// The tallest chain of one class, a level for every other class present, and the tallest
+    /// group inside.
+    fn height(&self) -> usize {
+        let longest = self.ops.iter().copied().max().unwrap_or(0);
+        let classes = self.ops.iter().filter(|n| **n > 0).count();
+        longest + classes.saturating_sub(1) + self.inner
+    }
+}
+
+/// The precedence class of an operator or keyword that joins two operands into a node of the
+/// tree; None for anything else.
+fn operator_class(token: &Token) -> Option<usize> {
     match token {
-        Token::Word(w) => {
-            w.quote_style.is_none()
-                && matches!(
-                    w.keyword,
-                    Keyword::AND
-                        | Keyword::OR
-                        | Keyword::NOT
-                        | Keyword::IS
-                        | Keyword::LIKE
-                        | Keyword::ILIKE
-                        | Keyword::SIMILAR
-                        | Keyword::BETWEEN
-                        | Keyword::IN
-                        | Keyword::UNION
-                        | Keyword::INTERSECT
-                        | Keyword::EXCEPT
-                        | Keyword::JOIN
-                        | Keyword::AT
-                        | Keyword::COLLATE
-                )
-        }
-        Token::Comma | Token::Period | Token::SemiColon | Token::EOF | Token::Number(..) | Token::Char(_) => false,
-        // Literals print with their quotes or prefix; operators print as punctuation.
+        Token::Word(w) if w.quote_style.is_none() => match w.keyword {
+            Keyword::OR => Some(0),
+            Keyword::AND => Some(1),
+            Keyword::NOT | Keyword::IS | Keyword::LIKE | Keyword::ILIKE | Keyword::SIMILAR | Keyword::BETWEEN | Keyword::IN => Some(2),
+            Keyword::UNION | Keyword::INTERSECT | Keyword::EXCEPT => Some(6),
+            Keyword::JOIN | Keyword::AT | Keyword::COLLATE => Some(7),
+            _ => None,
+        },
+        Token::Eq | Token::DoubleEq | Token::Neq | Token::Lt | Token::Gt | Token::LtEq | Token::GtEq | Token::Spaceship => Some(2),
+        Token::Plus | Token::Minus | Token::StringConcat => Some(3),
+        Token::Mul | Token::Div | Token::Mod | Token::DuckIntDiv => Some(4),
+        Token::DoubleColon => Some(5),
+        Token::Comma | Token::Period | Token::SemiColon | Token::EOF | Token::Number(..) | Token::Char(_) | Token::Word(_) => None,
+        // Other operators (bitwise, JSON arrows, ...) print as punctuation; literals print with
+        // their quotes or prefix.
         other => {
             let text = other.to_string();
-            text.chars().next().is_some_and(|c| c.is_ascii_punctuation() && !matches!(c, '\'' | '"' | '$' | '`'))
+            text.chars().next().filter(|c| c.is_ascii_punctuation() && !matches!(c, '\'' | '"' | '$' | '`')).map(|_| 7)
         }
     }
 }
@@ -237,9 +251,6 @@ struct Bounded {
 }
 
 impl ScalarUDFImpl for Bounded {
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
-    }
     fn name(&self) -> &str {
         self.inner.name()
     }
@@ -324,14 +335,15 @@ struct ConcatOperatorUdf {
 }
 
 impl ScalarUDFImpl for ConcatOperatorUdf {
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
-    }
     fn name(&self) -> &str {
         CONCAT_OP
     }
     fn signature(&self) -> &Signature {
         &self.signature
+    }
+    /// Named as the `a || b` it replaced, so the plan's column names stay what they were.
+    fn schema_name(&self, args: &[Expr]) -> DfResult<String> {
+        Ok(args.iter().map(|a| a.schema_name().to_string()).collect::<Vec<_>>().join(" || "))
     }
     fn return_type(&self, arg_types: &[DataType]) -> DfResult<DataType> {
         Ok(match arg_types.first() {
@@ -377,6 +389,12 @@ pub(crate) struct TrackedPool {
 impl TrackedPool {
     pub(crate) fn new(limit: usize) -> TrackedPool {
         TrackedPool { inner: datafusion::execution::memory_pool::GreedyMemoryPool::new(limit) }
+    }
+}
+
+impl std::fmt::Display for TrackedPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "trawl query pool: {}", self.inner)
     }
 }
 

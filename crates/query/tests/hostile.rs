@@ -26,9 +26,9 @@ fn syntax(r: Result<trawl_query::Query, QueryError>) -> String {
 fn long_chains_in_where_are_refused_by_count_not_by_the_stack() {
     on_query_stack(|| {
         let ors = format!("| where {}", vec!["a = 1"; 100_000].join(" or "));
-        assert!(syntax(parse(&ors)).contains("more than 4096 terms"));
+        assert!(syntax(parse(&ors)).contains("more than 10000 terms"));
         let ands = format!("| where {}", vec!["a = 1"; 100_000].join(" and "));
-        assert!(syntax(parse(&ands)).contains("more than 4096 terms"));
+        assert!(syntax(parse(&ands)).contains("more than 10000 terms"));
         let sum = format!("| where x = {}", vec!["1"; 100_000].join("+"));
         assert!(syntax(parse(&sum)).contains("too deep"));
         let search = vec!["a"; 100_000].join(" OR ");

@@ -60,11 +60,16 @@ pub(crate) const TRACE_COLUMNS: [&str; 12] =
 
 /// Every record and span of the traces found, grouped by trace (newest match first) and in time
 /// order within a trace.
-pub(crate) fn traces_table(snapshot: &Snapshot, sink: TraceSink, warnings: &mut Vec<String>) -> Table {
+/// The spans and records of the traces found, as a table; their size counts against the
+/// query's memory budget (a trace may hold a hundred thousand spans).
+pub(crate) fn traces_table(snapshot: &Snapshot, sink: TraceSink, budget: &mut crate::pipeline::Budget, warnings: &mut Vec<String>) -> Result<Table, crate::QueryError> {
     let mut order: Vec<(String, i64)> = sink.newest.into_iter().collect();
     order.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     let wanted: HashSet<&str> = order.iter().map(|(id, _)| id.as_str()).collect();
     let (spans, records) = crate::fetch_traces(snapshot, &wanted, i64::MIN, i64::MAX, warnings);
+    let bytes: usize = spans.iter().map(|s| 256 + s.name.len() + s.attributes.len() * 48).sum::<usize>()
+        + records.iter().map(|r| 256 + r.body.len() + r.attributes.len() * 48).sum::<usize>();
+    budget.charge(2 * bytes, "the spans and records of its traces")?;
     let mut by_trace: HashMap<&str, Vec<(i64, u8, Vec<Value>)>> = HashMap::new();
     for s in &spans {
         by_trace.entry(s.trace_id.as_str()).or_default().push((s.start_ns, 0, span_row(s)));
@@ -79,7 +84,7 @@ pub(crate) fn traces_table(snapshot: &Snapshot, sink: TraceSink, warnings: &mut 
             rows.extend(items.into_iter().map(|(_, _, r)| r));
         }
     }
-    Table { columns: TRACE_COLUMNS.map(String::from).to_vec(), rows }
+    Ok(Table { columns: TRACE_COLUMNS.map(String::from).to_vec(), rows })
 }
 
 pub(crate) fn text_or_null(s: &str) -> Value {
