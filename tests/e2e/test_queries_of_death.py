@@ -48,7 +48,8 @@ def records(n: int, seed: int = 7):
             "service": rng.choice(services),
             "level": rng.choice(["INFO", "INFO", "WARN", "ERROR"]),
             "body": f"결제가 실패했습니다 order {i} user u{rng.randrange(5000)} took {rng.randrange(1000)}ms",
-            "attributes": {"user.id": f"u{rng.randrange(5000)}", "status": rng.choice([200, 200, 500, 503])},
+            "user.id": f"u{rng.randrange(5000)}",
+            "status": rng.choice([200, 200, 500, 503]),
             "trace_id": f"{rng.getrandbits(128):032x}",
         }
 
@@ -139,8 +140,8 @@ def test_long_phrases_and_regexes(hostile_server):
 def test_heavy_aggregations_stay_in_budget(hostile_server):
     s = hostile_server
     run_case(s, "stats by every unique value", q("| stats count() by trace_id, body, time"), {200, 422}, "memory cap")
-    run_case(s, "traces: 1,000 expanded", q("* | traces 1000"), {200, 422, 504})
-    run_case(s, "sort everything", q("* | sort by body desc | limit 100000"), {200, 422, 504})
+    run_case(s, "traces: 1,000 expanded", q("| traces 1000"), {200, 422, 504})
+    run_case(s, "sort everything", q("| sort by body desc | limit 100000"), {200, 422, 504})
 
 
 # ----- SQL ---------------------------------------------------------------------------------
@@ -165,9 +166,13 @@ def test_sql_values_too_large_to_build(hostile_server):
 
 def test_sql_cross_join_bites_at_its_deadline(hostile_server):
     s = hostile_server
+    # A top-N sort of a billion joined rows may just finish within the limit; either way it
+    # answers by the limit plus the margin.
     run_case(s, "sql: cross join sorted", q("SELECT a.body, b.body FROM logs a CROSS JOIN logs b ORDER BY a.body, b.body"),
-             {422, 503, 504})
+             {200, 422, 503, 504})
     run_case(s, "sql: cross join counted", q("SELECT count(*) FROM logs a CROSS JOIN logs b CROSS JOIN logs c"), {422, 503, 504})
+    run_case(s, "sql: cross join materialised", q("SELECT a.body || b.body AS x FROM logs a CROSS JOIN logs b ORDER BY x DESC"),
+             {200, 422, 503, 504})
 
 
 def test_many_heavy_queries_at_once(hostile_server):
@@ -175,7 +180,7 @@ def test_many_heavy_queries_at_once(hostile_server):
     heavy = [
         q("SELECT a.body, b.body FROM logs a CROSS JOIN logs b ORDER BY a.body"),
         q("| stats count() by trace_id, body"),
-        q("* | sort by body | limit 100000"),
+        q("| sort by body | limit 100000"),
         q("SELECT body, count(*) FROM logs GROUP BY body ORDER BY 2 DESC"),
     ] * 6
     started = time.monotonic()

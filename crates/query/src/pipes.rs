@@ -435,6 +435,9 @@ impl Parser {
         while t.eat_keyword("or") {
             items.push(self.and_expr(t, depth, terms)?);
         }
+        if let Some(lookup) = as_in_list(&items) {
+            return Ok((lookup, 2));
+        }
         Ok(balanced(items, BinOp::Or))
     }
 
@@ -596,6 +599,32 @@ impl Parser {
     }
 }
 
+/// `f = "a" or f = "b" or ...` (one field, literals, at least 8 of them) as `f in ("a", "b", ...)`:
+/// the same answer, one hash lookup per row instead of a comparison per value.
+fn as_in_list(items: &[(ValueExpr, usize)]) -> Option<ValueExpr> {
+    if items.len() < 8 {
+        return None;
+    }
+    let literal = |e: &ValueExpr| matches!(e, ValueExpr::Number(_) | ValueExpr::Text(_) | ValueExpr::Bool(_) | ValueExpr::Null);
+    let mut field: Option<&str> = None;
+    let mut list = Vec::with_capacity(items.len());
+    for (e, _) in items {
+        let ValueExpr::Binary(a, BinOp::Eq, b) = e else { return None };
+        let (name, value) = match (&**a, &**b) {
+            (ValueExpr::Field(f), v) if literal(v) => (f.as_str(), v),
+            (v, ValueExpr::Field(f)) if literal(v) => (f.as_str(), v),
+            _ => return None,
+        };
+        if field.is_some_and(|f| f != name) {
+            return None;
+        }
+        field = Some(name);
+        list.push(value.clone());
+    }
+    let set = crate::value::InSet::of(&list).map(std::sync::Arc::new);
+    Some(ValueExpr::In { value: Box::new(ValueExpr::Field(field?.to_string())), list, negated: false, set })
+}
+
 /// `a or b or c ...` as a balanced tree (both operators are associative and evaluated left to
 /// right either way), so a long chain costs log2(n) levels of height, not n.
 fn balanced(mut items: Vec<(ValueExpr, usize)>, op: BinOp) -> (ValueExpr, usize) {
@@ -702,6 +731,16 @@ mod tests {
         assert_eq!(err("| where a = \"x"), "unclosed quote at 1:13");
         assert_eq!(err("| where a in (1, 2"), "expected \",\" or \")\" in the in (...) list, found the end of the pipe at 1:19");
         assert_eq!(err("| traces 5000"), "traces follows at most 1000 traces at 1:3");
+    }
+
+    #[test]
+    fn an_or_chain_of_one_field_becomes_a_lookup() {
+        let ors = (0..10).map(|i| format!("user.id = \"u{i}\"")).collect::<Vec<_>>().join(" or ");
+        let p = pipes(&format!("| where {ors}"));
+        assert!(matches!(&p[0], Pipe::Where(ValueExpr::In { list, set: Some(_), negated: false, .. }) if list.len() == 10), "{p:?}");
+        // Mixed fields stay a tree of ors.
+        let p = pipes(&format!("| where {ors} or other = 1"));
+        assert!(matches!(&p[0], Pipe::Where(ValueExpr::Binary(_, BinOp::Or, _))), "{p:?}");
     }
 
     #[test]

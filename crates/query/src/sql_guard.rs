@@ -222,12 +222,12 @@ fn estimate(name: &str, args: &[ColumnarValue], rows: usize) -> Vec<usize> {
 fn check_estimate(name: &str, rows: &[usize], batch_bytes: usize) -> DfResult<()> {
     if let Some(&biggest) = rows.iter().max() {
         if biggest > MAX_SQL_VALUE_BYTES {
-            return Err(too_large(&format!("{name}()"), biggest, MAX_SQL_VALUE_BYTES));
+            return Err(too_large(name, biggest, MAX_SQL_VALUE_BYTES));
         }
     }
     let total = rows.iter().fold(0usize, |a, b| a.saturating_add(*b));
     if total > batch_bytes {
-        return Err(too_large(&format!("{name}() over one batch"), total, batch_bytes));
+        return Err(too_large(&format!("{name} over one batch"), total, batch_bytes));
     }
     Ok(())
 }
@@ -238,7 +238,7 @@ fn check_built(name: &str, value: &ColumnarValue, batch_bytes: usize) -> DfResul
         ColumnarValue::Scalar(s) => s.size(),
     };
     if bytes > batch_bytes {
-        return Err(too_large(&format!("{name}()"), bytes, batch_bytes));
+        return Err(too_large(name, bytes, batch_bytes));
     }
     Ok(())
 }
@@ -283,9 +283,10 @@ impl ScalarUDFImpl for Bounded {
     // into the unbounded function; constant folding still runs `invoke_with_args`, below.
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
         let name = self.inner.name();
-        check_estimate(name, &estimate(name, &args.args, args.number_rows.max(1)), self.batch_bytes)?;
+        let call = format!("{name}()");
+        check_estimate(&call, &estimate(name, &args.args, args.number_rows.max(1)), self.batch_bytes)?;
         let out = self.inner.invoke_with_args(args)?;
-        check_built(name, &out, self.batch_bytes)?;
+        check_built(&call, &out, self.batch_bytes)?;
         Ok(out)
     }
 }
