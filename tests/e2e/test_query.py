@@ -148,7 +148,7 @@ def test_pathological_queries_finish_or_are_refused(loaded):
     a = ok(loaded, "| stats count() by time", limit=10)
     assert a["truncated"] is True and len(a["rows"]) == 10
     # A regex too big to compile is refused.
-    r = query(loaded, "body:/" + "(a|b|c|d)" * 20000 + "/")
+    r = query(loaded, "body:/((a|b|c|d){100}){1000}/")
     assert r.status_code == 400 and "regex" in r.json()["error"]["reason"]
     # A short timeout stops the query with 504.
     r = query(loaded, "| stats uniq(body) by user.id", timeout="1ms")

@@ -164,7 +164,7 @@ const QUERY_ADMISSION_SHARE: f64 = 0.8;
 pub(crate) fn query_memory(state: &AppState) -> usize {
     let cap = trawl_model::memory::cap();
     match trawl_model::memory::allocated() {
-        Some(now) if cap != usize::MAX => state.limits.query_memory_bytes.min(cap.saturating_sub(now) / 2).max(1 << 20),
+        Some(now) if cap != usize::MAX => state.limits.query_memory_bytes.min((cap.saturating_sub(now) / 2).max(1 << 20)),
         _ => state.limits.query_memory_bytes,
     }
 }
