@@ -19,6 +19,8 @@ use crate::labels::{Labels, RULE_LABEL};
 use crate::rule::{Compiled, Rule};
 use crate::state::{AlertState, Band, Change, EvidenceStatus, Instance, Timing};
 
+/// Stack of an evaluation thread (rule queries are parsed, planned and run on it).
+const EVAL_STACK_BYTES: usize = 16 << 20;
 /// How often the scheduler looks for due rules and dispatches (real time).
 const TICK: Duration = Duration::from_millis(200);
 /// How often old history is pruned (clock time).
@@ -50,6 +52,8 @@ impl Alerting {
             threads.push(
                 std::thread::Builder::new()
                     .name(format!("trawl-alert-eval-{n}"))
+                    // Rule queries are parsed and run here: the same stack as the query threads.
+                    .stack_size(EVAL_STACK_BYTES)
                     .spawn(move || worker(me, rx))
                     .map_err(|e| format!("cannot start an alert worker: {e}"))?,
             );

@@ -163,7 +163,7 @@ pub fn run_query(snapshot: &Snapshot, request: &QueryRequest<'_>) -> Result<Quer
                 }
                 _ => limit + 1,
             };
-            let mut top = TopN::new(n);
+            let mut top = TopN::new(n, request.limits.memory_bytes);
             scan.run(snapshot, &mut top, &mut stats, &mut warnings)?;
             QueryOutput::Records(top.into_newest_first())
         }

@@ -44,6 +44,10 @@ pub(crate) struct TopN {
     limit: usize,
     heap: BinaryHeap<Reverse<(i64, u64, Box<RecordBox>)>>,
     seq: u64,
+    /// Approximate bytes of the records kept, and the most they may take (the query's memory
+    /// cap: a hundred thousand records of 256 KiB would be 25 GiB).
+    bytes: usize,
+    max_bytes: usize,
 }
 
 /// Ordering wrapper: records compare equal so the heap orders by (time, seq) only.
@@ -66,8 +70,8 @@ impl Ord for RecordBox {
 }
 
 impl TopN {
-    pub(crate) fn new(limit: usize) -> TopN {
-        TopN { limit, heap: BinaryHeap::new(), seq: 0 }
+    pub(crate) fn new(limit: usize, max_bytes: usize) -> TopN {
+        TopN { limit, heap: BinaryHeap::new(), seq: 0, bytes: 0, max_bytes }
     }
 
     fn full(&self) -> bool {
@@ -87,15 +91,27 @@ impl TopN {
         self.limit > 0 && self.floor().is_none_or(|f| time_ns > f)
     }
 
-    fn push(&mut self, time_ns: i64, make: impl FnOnce() -> Record) {
+    fn push(&mut self, time_ns: i64, make: impl FnOnce() -> Record) -> Result<(), QueryError> {
         if !self.wants(time_ns) {
-            return;
+            return Ok(());
         }
         self.seq += 1;
-        self.heap.push(Reverse((time_ns, self.seq, Box::new(RecordBox(make())))));
+        let record = make();
+        self.bytes += record_bytes(&record);
+        self.heap.push(Reverse((time_ns, self.seq, Box::new(RecordBox(record)))));
         if self.heap.len() > self.limit {
-            self.heap.pop();
+            if let Some(Reverse((_, _, dropped))) = self.heap.pop() {
+                self.bytes -= record_bytes(&dropped.0);
+            }
         }
+        if self.bytes > self.max_bytes {
+            return Err(QueryError::TooLarge(format!(
+                "the {} newest records hold more than the query's memory cap of {} MiB; ask for fewer (limit) or narrow the search",
+                self.heap.len(),
+                self.max_bytes >> 20
+            )));
+        }
+        Ok(())
     }
 
     pub(crate) fn into_newest_first(self) -> Vec<Record> {
@@ -109,7 +125,7 @@ impl TopN {
 /// time range and the query's requirements; stops when older segments cannot change the answer.
 pub fn search(snapshot: &Snapshot, request: &SearchRequest<'_>) -> Result<SearchResult, QueryError> {
     let started = Instant::now();
-    let mut top = TopN { limit: request.limit, heap: BinaryHeap::new(), seq: 0 };
+    let mut top = TopN::new(request.limit, crate::QueryLimits::default().memory_bytes);
     let mut stats = SearchStats::default();
     let mut warnings = Vec::new();
     let mut scan = Scan::new(request.query.expr.as_ref(), request.start_ns, request.end_ns);
@@ -164,9 +180,14 @@ impl Sink for TopN {
     }
 
     fn offer<R: RowView>(&mut self, row: &R, record: impl FnOnce() -> Record) -> Result<(), QueryError> {
-        self.push(row.time_ns(), record);
-        Ok(())
+        self.push(row.time_ns(), record)
     }
+}
+
+/// About the memory a record holds.
+fn record_bytes(r: &Record) -> usize {
+    let attributes = |a: &trawl_model::Attributes| a.iter().map(|(k, v)| k.len() + 32 + if let trawl_model::AttrValue::Str(s) = v { s.len() } else { 0 }).sum::<usize>();
+    256 + r.body.len() + attributes(&r.attributes) + attributes(&r.resource)
 }
 
 /// One pass over the buffer and the segments for the rows matching a search expression and
