@@ -30,10 +30,15 @@ fn content_encoding(headers: &HeaderMap) -> Option<String> {
 }
 
 /// Writes a decoded batch and waits for the acknowledgement (durable unless configured).
-pub(crate) async fn write_batch(state: &AppState, batch: Batch) -> Result<(), ApiError> {
+/// Every protocol's items pass here, and are masked here (`[privacy]`), before the WAL.
+pub(crate) async fn write_batch(state: &AppState, mut batch: Batch) -> Result<(), ApiError> {
     let (tx, rx) = tokio::sync::oneshot::channel();
     let store = state.store.clone();
+    let (masker, metrics) = (state.privacy.clone(), state.metrics.clone());
     tokio::task::spawn_blocking(move || {
+        if let Some(masker) = masker {
+            crate::privacy::mask_batch(&masker, &mut batch, &metrics);
+        }
         store.write(batch.records, batch.spans, move |r| {
             let _ = tx.send(r);
         })

@@ -13,6 +13,7 @@ mod loki;
 mod metrics;
 mod notify_config;
 mod patterns;
+mod privacy;
 mod query;
 mod query_runtime;
 mod sentry;
@@ -56,6 +57,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/services/{name}", get(services::detail))
         .route("/api/v1/servicemap", get(services::map))
         .route("/api/v1/stats", get(metrics::stats))
+        .route("/api/v1/privacy/test", post(privacy::test))
+        .route("/api/v1/privacy/report", get(privacy::report))
         // Alerting: rules, alerts, silences, contact points, policies, notifications, SLOs.
         .route("/api/v1/rules", get(alert_rules::list).post(alert_rules::create))
         .route("/api/v1/rules/validate", post(alert_rules::validate))

@@ -28,6 +28,11 @@ pub async fn stats(State(state): State<AppState>) -> Json<serde_json::Value> {
     Json(serde_json::to_value(stats).unwrap_or_default())
 }
 
+/// A Prometheus label value: backslash, quote and newline escaped.
+fn escape_label(value: &str) -> String {
+    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
 /// Current and peak memory: the whole process (counted by the allocator), its cap, and what
 /// each component holds for requests and data in flight.
 fn render_memory(out: &mut String, stats: &trawl_storage::StoreStats) {
@@ -77,6 +82,10 @@ pub async fn prometheus(State(state): State<AppState>) -> Response {
     let _ = writeln!(out, "# HELP trawl_rejected_total Items or requests refused, by protocol and reason.\n# TYPE trawl_rejected_total counter");
     for ((protocol, reason), n) in a.rejected.lock().iter() {
         let _ = writeln!(out, "trawl_rejected_total{{protocol=\"{protocol}\",reason=\"{reason}\"}} {n}");
+    }
+    let _ = writeln!(out, "# HELP trawl_masked_total Sensitive values masked at ingest, by service and detector.\n# TYPE trawl_masked_total counter");
+    for ((service, detector), n) in a.masked.lock().iter() {
+        let _ = writeln!(out, "trawl_masked_total{{service=\"{}\",detector=\"{detector}\"}} {n}", escape_label(service));
     }
     gauge(&mut out, "trawl_records_written_total", "Records acknowledged by the store.", "counter", m.records_written.load(Relaxed) as f64);
     gauge(&mut out, "trawl_spans_written_total", "Spans acknowledged by the store.", "counter", m.spans_written.load(Relaxed) as f64);

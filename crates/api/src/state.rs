@@ -54,6 +54,8 @@ pub struct ApiMetrics {
     pub rejected: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
     pub queries: AtomicU64,
     pub query_seconds: Histogram,
+    /// (service, detector) → findings masked at ingest.
+    pub masked: Mutex<BTreeMap<(String, String), u64>>,
 }
 
 impl Default for ApiMetrics {
@@ -64,6 +66,7 @@ impl Default for ApiMetrics {
             rejected: Mutex::default(),
             queries: AtomicU64::new(0),
             query_seconds: Histogram::new(Histogram::LATENCY_BOUNDS),
+            masked: Mutex::default(),
         }
     }
 }
@@ -98,12 +101,14 @@ pub struct AppState {
     pub es_ids: Arc<crate::es::RecentIds>,
     /// Rules, alerts and notifications; None when the server runs without them.
     pub alerting: Option<Arc<trawl_alert::Alerting>>,
+    /// The masking rules applied to everything written; None when masking is off.
+    pub privacy: Option<Arc<trawl_privacy::Masker>>,
 }
 
 impl AppState {
     pub fn new(store: Arc<Store>, limits: Limits) -> AppState {
         let query_gate = Arc::new(QueryGate::new(limits.max_concurrent_queries, limits.max_queued_queries));
-        AppState { store, limits, metrics: Arc::new(ApiMetrics::default()), query_gate, compat: Default::default(), es_ids: Default::default(), alerting: None }
+        AppState { store, limits, metrics: Arc::new(ApiMetrics::default()), query_gate, compat: Default::default(), es_ids: Default::default(), alerting: None, privacy: None }
     }
 }
 
@@ -151,6 +156,12 @@ impl AppState {
     /// The alerting engine, or 503 when the server runs without it.
     pub fn alerting(&self) -> Result<&Arc<trawl_alert::Alerting>, crate::ApiError> {
         self.alerting.as_ref().ok_or_else(|| crate::ApiError::Unavailable("alerting is not running on this server".into()))
+    }
+
+    /// The same state with masking at ingest (None: off).
+    pub fn with_privacy(mut self, masker: Option<Arc<trawl_privacy::Masker>>) -> AppState {
+        self.privacy = masker;
+        self
     }
 
     /// The same state with these compatibility settings.

@@ -133,6 +133,9 @@ struct FileConfig {
     row_group_rows: Option<usize>,
     #[serde(default)]
     alerting: AlertingFile,
+    /// Masking of sensitive data at ingest (docs/privacy.md).
+    #[serde(default)]
+    privacy: trawl_privacy::PrivacyConfig,
 }
 
 #[derive(Debug)]
@@ -148,6 +151,7 @@ pub struct ServerConfig {
     pub alerting: trawl_alert::AlertConfig,
     /// The process's memory cap, bytes.
     pub max_memory: usize,
+    pub privacy: trawl_privacy::PrivacyConfig,
 }
 
 /// Half of the memory the process may use: the machine's, or the container's limit when lower.
@@ -213,19 +217,29 @@ fn address(value: &str, what: &str) -> anyhow::Result<Option<SocketAddr>> {
     value.parse().map(Some).with_context(|| format!("{what} {value:?} is not an address like 127.0.0.1:7070 or `off`"))
 }
 
+/// `trawl.toml` (or `path`): the file's settings, or the defaults when there is none.
+fn read_file(path: Option<&std::path::Path>) -> anyhow::Result<FileConfig> {
+    let file = match path {
+        Some(path) => Some(path.to_path_buf()),
+        None => Some(PathBuf::from("trawl.toml")).filter(|p| p.exists()),
+    };
+    Ok(match file {
+        Some(path) => {
+            let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+            toml::from_str(&text).with_context(|| format!("invalid configuration in {}", path.display()))?
+        }
+        None => FileConfig::default(),
+    })
+}
+
+/// The `[privacy]` section of the configuration file, for `trawl mask`.
+pub fn privacy_config(path: Option<&std::path::Path>) -> anyhow::Result<trawl_privacy::PrivacyConfig> {
+    Ok(read_file(path)?.privacy)
+}
+
 impl ServerConfig {
     pub fn load(args: ServerArgs) -> anyhow::Result<ServerConfig> {
-        let file = match &args.config {
-            Some(path) => Some(path.clone()),
-            None => Some(PathBuf::from("trawl.toml")).filter(|p| p.exists()),
-        };
-        let file: FileConfig = match file {
-            Some(path) => {
-                let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
-                toml::from_str(&text).with_context(|| format!("invalid configuration in {}", path.display()))?
-            }
-            None => FileConfig::default(),
-        };
+        let file = read_file(args.config.as_deref())?;
         let listen = args.listen.or(file.listen).unwrap_or_else(|| "127.0.0.1:7070".into());
         let Some(listen) = address(&listen, "listen")? else { bail!("the main listener cannot be switched off") };
         let otlp_http = args.otlp_http_listen.or(file.otlp_http_listen).unwrap_or_else(|| "127.0.0.1:4318".into());
@@ -278,9 +292,12 @@ impl ServerConfig {
             limits.max_queued_queries = 16 * n.max(1);
         }
         let alerting = alert_config(args.rules_dir, args.public_url, file.alerting)?;
+        // The rules are compiled once here so a bad one stops the start with its reason.
+        trawl_privacy::Masker::new(&file.privacy)?;
         Ok(ServerConfig {
             alerting,
             max_memory,
+            privacy: file.privacy,
             listen,
             otlp_http_listen: address(&otlp_http, "otlp-http-listen")?,
             otlp_grpc_listen: address(&otlp_grpc, "otlp-grpc-listen")?,

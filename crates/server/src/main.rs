@@ -2,6 +2,7 @@
 
 mod cli_alerts;
 mod cli_ingest;
+mod cli_mask;
 mod cli_patterns;
 mod cli_search;
 mod config;
@@ -115,6 +116,12 @@ enum Command {
     /// Silences: add, list, expire.
     #[command(subcommand)]
     Silence(cli_alerts::SilenceCommand),
+    /// Apply the `[privacy]` masking rules of a configuration file to NDJSON lines from stdin.
+    Mask {
+        /// Configuration file (default: ./trawl.toml when it exists, else the default rules).
+        #[arg(long)]
+        config: Option<std::path::PathBuf>,
+    },
     /// Show a trace as a waterfall, with its root cause and records, across services.
     Trace {
         trace_id: String,
@@ -162,6 +169,7 @@ fn main() -> ExitCode {
                     Err(e) => Err(e),
                 },
                 Command::Silence(command) => cli_alerts::silence(command),
+                Command::Mask { config } => cli_mask::run(config.as_deref()),
                 Command::Server(_) | Command::Demo(_) => unreachable!("handled above"),
             }
         }

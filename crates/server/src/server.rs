@@ -47,7 +47,11 @@ pub async fn serve(config: ServerConfig, ready: Option<std::sync::mpsc::Sender<S
         eprintln!("trawl: rule file refused: {problem}");
     }
     alerting.start().map_err(|e| anyhow::anyhow!(e))?;
-    let state = AppState::new(store.clone(), config.limits.clone()).with_compat(config.compat.clone()).with_alerting(alerting.clone());
+    let masker = if config.privacy.enabled { Some(Arc::new(trawl_privacy::Masker::new(&config.privacy)?)) } else { None };
+    let state = AppState::new(store.clone(), config.limits.clone())
+        .with_compat(config.compat.clone())
+        .with_alerting(alerting.clone())
+        .with_privacy(masker);
     let mut addresses = vec![format!("api={api_url}")];
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
