@@ -141,6 +141,9 @@ impl Masker {
         if !hits.matched_any() {
             return None;
         }
+        // Tokens of an earlier mask are never part of a finding.
+        let masked = mask_tokens(text);
+        let overlaps_mask = |start: usize, end: usize| masked.iter().any(|&(a, b)| start < b && a < end);
         // (start, end, detector)
         let mut found: Vec<(usize, usize, usize)> = Vec::new();
         for i in hits.iter() {
@@ -158,7 +161,7 @@ impl Masker {
                     continue;
                 };
                 let value = m.as_str();
-                if !is_masked(value) && d.check.is_none_or(|check| check(value)) {
+                if !is_masked(value) && !overlaps_mask(m.start(), m.end()) && d.check.is_none_or(|check| check(value)) {
                     found.push((m.start(), m.end(), i));
                 }
                 pos = if m.end() > pos { m.end() } else { next_char(text, pos) };
@@ -170,7 +173,8 @@ impl Masker {
         if found.is_empty() {
             return None;
         }
-        found.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+        // Earliest first; at one start, the detector of higher precedence, then the longest.
+        found.sort_by(|a, b| a.0.cmp(&b.0).then(a.2.cmp(&b.2)).then(b.1.cmp(&a.1)));
         let mut out = String::with_capacity(text.len());
         let mut at = 0;
         for (start, end, i) in found {
@@ -300,6 +304,21 @@ fn mark(attributes: &mut Attributes, findings: &Findings) {
         attributes.remove(i);
     }
     attributes.push((MASKED_ATTRIBUTE.to_string(), AttrValue::Str(all.summary())));
+}
+
+/// Byte ranges of the `[REDACTED:...]` and `[HASH:...]` tokens in `text`.
+fn mask_tokens(text: &str) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    for marker in ["[REDACTED:", "[HASH:"] {
+        let mut from = 0;
+        while let Some(i) = text[from..].find(marker) {
+            let start = from + i;
+            let end = text[start..].find(']').map_or(text.len(), |j| start + j + 1);
+            out.push((start, end));
+            from = end.max(start + 1);
+        }
+    }
+    out
 }
 
 fn next_char(text: &str, pos: usize) -> usize {

@@ -30,6 +30,12 @@ pub(crate) fn card(text: &str) -> bool {
     if !(13..=19).contains(&d.len()) || !luhn(&d) {
         return false;
     }
+    // Unseparated runs of 13 or 17-19 digits are far more often ids (order numbers, snowflake
+    // ids in URL paths) than the rare cards of those lengths; written in groups they are cards.
+    let separated = d.len() != text.len();
+    if !separated && !(14..=16).contains(&d.len()) {
+        return false;
+    }
     let prefix = |n: usize| d.iter().take(n).fold(0u32, |a, &x| a * 10 + x as u32);
     let (p1, p2, p4) = (prefix(1), prefix(2), prefix(4));
     let p3 = prefix(3);
