@@ -18,8 +18,23 @@ pub enum Partial {
     Phone,
 }
 
+/// What a value must hold before a detector's pattern is worth running on it: a cheap test on
+/// one pass over its bytes, so most values of a log never meet a regular expression.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    /// A run of at least this many digits, single spaces or hyphens allowed between them.
+    DigitRun(usize),
+    /// At least this many digits in all.
+    Digits(usize),
+    /// One of these words, without ASCII case.
+    Words(&'static [&'static str]),
+    /// This byte.
+    Byte(u8),
+}
+
 pub struct Builtin {
     pub name: &'static str,
+    pub trigger: Trigger,
     pub pattern: &'static str,
     /// The capture group holding the sensitive part (0: the whole match).
     pub group: usize,
@@ -43,6 +58,7 @@ macro_rules! standalone {
 pub const BUILTINS: &[Builtin] = &[
     Builtin {
         name: "private_key",
+        trigger: Trigger::Words(&["-----BEGIN"]),
         pattern: r"-----BEGIN [A-Z ]*PRIVATE KEY-----(?s:.*?)-----END [A-Z ]*PRIVATE KEY-----",
         group: 0,
         check: None,
@@ -52,6 +68,7 @@ pub const BUILTINS: &[Builtin] = &[
     },
     Builtin {
         name: "jwt",
+        trigger: Trigger::Words(&["eyJ"]),
         pattern: r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*",
         group: 0,
         check: Some(validate::jwt),
@@ -61,6 +78,7 @@ pub const BUILTINS: &[Builtin] = &[
     },
     Builtin {
         name: "github_token",
+        trigger: Trigger::Words(&["ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"]),
         pattern: r"\b(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{60,255})\b",
         group: 0,
         check: None,
@@ -70,6 +88,7 @@ pub const BUILTINS: &[Builtin] = &[
     },
     Builtin {
         name: "gitlab_token",
+        trigger: Trigger::Words(&["glpat-"]),
         pattern: r"\bglpat-[A-Za-z0-9_-]{20,}\b",
         group: 0,
         check: None,
@@ -79,6 +98,7 @@ pub const BUILTINS: &[Builtin] = &[
     },
     Builtin {
         name: "slack_token",
+        trigger: Trigger::Words(&["xoxa-", "xoxb-", "xoxp-", "xoxo-", "xoxs-", "xoxr-"]),
         pattern: r"\bxox[abposr]-[A-Za-z0-9-]{10,}",
         group: 0,
         check: None,
@@ -88,6 +108,7 @@ pub const BUILTINS: &[Builtin] = &[
     },
     Builtin {
         name: "aws_access_key",
+        trigger: Trigger::Words(&["AKIA", "ASIA", "AGPA", "AIDA", "AROA", "ANPA"]),
         pattern: r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA)[0-9A-Z]{16}\b",
         group: 0,
         check: None,
@@ -97,6 +118,7 @@ pub const BUILTINS: &[Builtin] = &[
     },
     Builtin {
         name: "aws_secret_key",
+        trigger: Trigger::Words(&["aws"]),
         pattern: r#"(?i)aws.{0,20}(?:secret|key).{0,5}?[=:]\s*["']?([A-Za-z0-9/+]{40})\b"#,
         group: 1,
         check: None,
@@ -106,6 +128,7 @@ pub const BUILTINS: &[Builtin] = &[
     },
     Builtin {
         name: "bearer",
+        trigger: Trigger::Words(&["bearer"]),
         pattern: r"(?i)\bbearer\s+([A-Za-z0-9\-._~+/]{8,}=*)",
         group: 1,
         check: None,
@@ -115,6 +138,7 @@ pub const BUILTINS: &[Builtin] = &[
     },
     Builtin {
         name: "url_password",
+        trigger: Trigger::Words(&["://"]),
         pattern: r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@]+:([^\s@/]+)@",
         group: 1,
         check: None,
@@ -124,6 +148,7 @@ pub const BUILTINS: &[Builtin] = &[
     },
     Builtin {
         name: "kr_rrn",
+        trigger: Trigger::DigitRun(13),
         pattern: standalone!(r"[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])[ -]?[1-8][0-9]{6}"),
         group: 1,
         check: Some(validate::resident_number),
@@ -133,6 +158,7 @@ pub const BUILTINS: &[Builtin] = &[
     },
     Builtin {
         name: "kr_business_number",
+        trigger: Trigger::DigitRun(10),
         pattern: standalone!(r"[0-9]{3}-[0-9]{2}-[0-9]{5}"),
         group: 1,
         check: Some(validate::business_number),
@@ -142,6 +168,7 @@ pub const BUILTINS: &[Builtin] = &[
     },
     Builtin {
         name: "kr_driver_license",
+        trigger: Trigger::DigitRun(12),
         pattern: standalone!(r"(?:1[1-9]|2[0-8])-[0-9]{2}-[0-9]{6}-[0-9]{2}"),
         group: 1,
         check: None,
@@ -151,6 +178,7 @@ pub const BUILTINS: &[Builtin] = &[
     },
     Builtin {
         name: "kr_passport",
+        trigger: Trigger::Digits(7),
         pattern: standalone!(r"[MSRODG][0-9]{8}|[MSRODG][0-9]{3}[A-Z][0-9]{4}"),
         group: 1,
         check: None,
@@ -160,6 +188,7 @@ pub const BUILTINS: &[Builtin] = &[
     },
     Builtin {
         name: "kr_phone",
+        trigger: Trigger::DigitRun(9),
         pattern: standalone!(
             r"(?:\+82[ -]?0?1[016789][ -]?[0-9]{3,4}[ -]?[0-9]{4}|01[016789]-[0-9]{3,4}-[0-9]{4}|010[0-9]{8}|\+82[ -]?0?(?:2|[3-6][1-5])[ -]?[0-9]{3,4}[ -]?[0-9]{4}|0(?:2|[3-6][1-5])-[0-9]{3,4}-[0-9]{4})"
         ),
@@ -171,6 +200,7 @@ pub const BUILTINS: &[Builtin] = &[
     },
     Builtin {
         name: "card",
+        trigger: Trigger::DigitRun(13),
         pattern: standalone!(r"[0-9](?:[ -]?[0-9]){12,18}"),
         group: 1,
         check: Some(validate::card),
@@ -180,6 +210,7 @@ pub const BUILTINS: &[Builtin] = &[
     },
     Builtin {
         name: "email",
+        trigger: Trigger::Byte(b'@'),
         pattern: r"([A-Za-z0-9._%+-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.[A-Za-z]{2,})(?:$|[^A-Za-z0-9-])",
         group: 1,
         check: None,
@@ -189,6 +220,7 @@ pub const BUILTINS: &[Builtin] = &[
     },
     Builtin {
         name: "secret_kv",
+        trigger: Trigger::Words(&["pass", "pwd", "secret", "key", "token", "비밀번호"]),
         pattern: r#"(?i)\b(?:password|passwd|pwd|secret|api[_-]?key|apikey|token|access[_-]?token|client[_-]?secret|비밀번호)\s*[=:]\s*("[^"\s]+"|'[^'\s]+'|[^\s"'&,;]+)"#,
         group: 1,
         check: None,
@@ -198,6 +230,7 @@ pub const BUILTINS: &[Builtin] = &[
     },
     Builtin {
         name: "kr_bank_account",
+        trigger: Trigger::DigitRun(8),
         pattern: standalone!(r"[0-9]{3,6}-[0-9]{2,6}-[0-9]{2,7}(?:-[0-9]{1,3})?"),
         group: 1,
         check: None,
@@ -207,6 +240,7 @@ pub const BUILTINS: &[Builtin] = &[
     },
     Builtin {
         name: "ipv4",
+        trigger: Trigger::Digits(4),
         pattern: standalone!(r"(?:(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"),
         group: 1,
         check: None,
@@ -216,6 +250,7 @@ pub const BUILTINS: &[Builtin] = &[
     },
     Builtin {
         name: "ipv6",
+        trigger: Trigger::Byte(b':'),
         pattern: r"(?i)(?:[0-9a-f]{1,4}:){7}[0-9a-f]{1,4}|(?:[0-9a-f]{1,4}:){1,7}:(?:[0-9a-f]{1,4}(?::[0-9a-f]{1,4}){0,5})?",
         group: 0,
         check: None,
@@ -225,6 +260,7 @@ pub const BUILTINS: &[Builtin] = &[
     },
     Builtin {
         name: "mac",
+        trigger: Trigger::Digits(2),
         pattern: r"(?i)\b[0-9a-f]{2}(?::[0-9a-f]{2}){5}\b|\b[0-9a-f]{2}(?:-[0-9a-f]{2}){5}\b",
         group: 0,
         check: None,

@@ -12,7 +12,7 @@ mod masker;
 mod validate;
 
 pub use config::{Action, CustomDetector, PrivacyConfig};
-pub use detectors::{Builtin, Partial, BUILTINS, SENSITIVE_ATTRIBUTES};
+pub use detectors::{Builtin, Partial, Trigger, BUILTINS, SENSITIVE_ATTRIBUTES};
 pub use masker::{Findings, Masker, MASKED_ATTRIBUTE, SENSITIVE_ATTRIBUTE};
 
 /// A configuration that cannot be compiled, with the reason.

@@ -5,12 +5,13 @@
 use std::collections::{BTreeMap, HashSet};
 
 use hmac::{Hmac, Mac};
-use regex::{Regex, RegexSet};
+use aho_corasick::AhoCorasick;
+use regex::Regex;
 use sha2::Sha256;
 use trawl_model::{AttrValue, Attributes, Record, Span};
 
 use crate::config::{Action, PrivacyConfig};
-use crate::detectors::{Partial, BUILTINS, SENSITIVE_ATTRIBUTES};
+use crate::detectors::{Partial, Trigger, BUILTINS, SENSITIVE_ATTRIBUTES};
 use crate::PrivacyError;
 
 /// The detector name of values of sensitive attribute names.
@@ -26,6 +27,8 @@ const MAX_ROUNDS: usize = 4;
 
 struct Detector {
     name: String,
+    /// None: always run (the user's own detectors).
+    trigger: Option<Trigger>,
     regex: Regex,
     group: usize,
     check: Option<fn(&str) -> bool>,
@@ -55,7 +58,9 @@ impl Findings {
 /// The compiled rules; cheap to share (`Arc`), used from any thread.
 pub struct Masker {
     detectors: Vec<Detector>,
-    set: RegexSet,
+    /// The words of every `Trigger::Words`, without ASCII case, and the detectors each wakes.
+    words: AhoCorasick,
+    word_detectors: Vec<usize>,
     sensitive: HashSet<String>,
     sensitive_action: Action,
     exclude: HashSet<String>,
@@ -79,7 +84,15 @@ impl Masker {
                 continue;
             }
             let regex = Regex::new(b.pattern).map_err(|e| PrivacyError(format!("detector {}: {e}", b.name)))?;
-            detectors.push(Detector { name: b.name.to_string(), regex, group: b.group, check: b.check, partial: b.partial, action: action(b.name) });
+            detectors.push(Detector {
+                name: b.name.to_string(),
+                trigger: Some(b.trigger),
+                regex,
+                group: b.group,
+                check: b.check,
+                partial: b.partial,
+                action: action(b.name),
+            });
         }
         for c in &config.custom {
             if BUILTINS.iter().any(|b| b.name == c.name) {
@@ -95,6 +108,7 @@ impl Masker {
             let group = usize::from(regex.captures_len() > 1);
             detectors.push(Detector {
                 name: c.name.clone(),
+                trigger: None,
                 regex,
                 group,
                 check: None,
@@ -102,7 +116,17 @@ impl Masker {
                 action: c.action.unwrap_or_else(|| action(&c.name)),
             });
         }
-        let set = RegexSet::new(detectors.iter().map(|d| d.regex.as_str())).map_err(|e| PrivacyError(e.to_string()))?;
+        let mut words = Vec::new();
+        let mut word_detectors = Vec::new();
+        for (i, d) in detectors.iter().enumerate() {
+            if let Some(Trigger::Words(list)) = d.trigger {
+                for w in list {
+                    words.push(*w);
+                    word_detectors.push(i);
+                }
+            }
+        }
+        let words = AhoCorasick::builder().ascii_case_insensitive(true).build(&words).map_err(|e| PrivacyError(e.to_string()))?;
         let sensitive_action = action(SENSITIVE_ATTRIBUTE);
         let wants_key = detectors.iter().any(|d| d.action == Action::Hash) || sensitive_action == Action::Hash;
         let key = config.hash_key.as_ref().map(|k| k.as_bytes().to_vec()).filter(|k| !k.is_empty());
@@ -110,7 +134,7 @@ impl Masker {
             return Err(PrivacyError("the hash action needs privacy.hash_key (a secret of your own)".into()));
         }
         let sensitive = SENSITIVE_ATTRIBUTES.iter().map(|s| s.to_string()).chain(config.sensitive_attributes.iter().map(|s| s.to_lowercase())).collect();
-        Ok(Masker { detectors, set, sensitive, sensitive_action, exclude: config.exclude_fields.iter().cloned().collect(), key })
+        Ok(Masker { detectors, words, word_detectors, sensitive, sensitive_action, exclude: config.exclude_fields.iter().cloned().collect(), key })
     }
 
     /// The names of the detectors that run.
@@ -137,8 +161,8 @@ impl Masker {
         if text.len() < MIN_LEN {
             return None;
         }
-        let hits = self.set.matches(text);
-        if !hits.matched_any() {
+        let candidates = self.candidates(text);
+        if candidates.is_empty() {
             return None;
         }
         // Tokens of an earlier mask are never part of a finding.
@@ -146,7 +170,7 @@ impl Masker {
         let overlaps_mask = |start: usize, end: usize| masked.iter().any(|&(a, b)| start < b && a < end);
         // (start, end, detector)
         let mut found: Vec<(usize, usize, usize)> = Vec::new();
-        for i in hits.iter() {
+        for i in candidates {
             let d = &self.detectors[i];
             // The next search starts where the sensitive part ended, not the whole match: a
             // pattern's boundary character (`,` between two card numbers) may start the next.
@@ -189,6 +213,41 @@ impl Masker {
         }
         out.push_str(&text[at..]);
         Some(out)
+    }
+
+    /// The detectors whose trigger `text` holds, from one pass over its bytes and one
+    /// Aho-Corasick pass for the trigger words.
+    fn candidates(&self, text: &str) -> Vec<usize> {
+        let (mut digits, mut run, mut longest, mut separated) = (0usize, 0usize, 0usize, false);
+        for &b in text.as_bytes() {
+            if b.is_ascii_digit() {
+                digits += 1;
+                run += 1;
+                separated = false;
+                longest = longest.max(run);
+            } else if (b == b' ' || b == b'-') && run > 0 && !separated {
+                separated = true;
+            } else {
+                run = 0;
+                separated = false;
+            }
+        }
+        let mut woken = vec![false; self.detectors.len()];
+        if self.words.patterns_len() > 0 {
+            for m in self.words.find_overlapping_iter(text) {
+                woken[self.word_detectors[m.pattern().as_usize()]] = true;
+            }
+        }
+        let bytes = text.as_bytes();
+        (0..self.detectors.len())
+            .filter(|&i| match self.detectors[i].trigger {
+                None => true,
+                Some(Trigger::DigitRun(n)) => longest >= n,
+                Some(Trigger::Digits(n)) => digits >= n,
+                Some(Trigger::Byte(b)) => bytes.contains(&b),
+                Some(Trigger::Words(_)) => woken[i],
+            })
+            .collect()
     }
 
     fn replacement(&self, d: &Detector, value: &str) -> String {
@@ -240,12 +299,12 @@ impl Masker {
                 AttrValue::Int(i) if i.unsigned_abs() >= 1_000_000_000_000 => std::borrow::Cow::Owned(i.to_string()),
                 _ => return true,
             };
-            let before = findings.clone();
-            let Some(masked) = self.mask_text(&text, findings) else { return true };
-            let dropped = findings.0.iter().any(|(name, n)| {
-                before.0.get(name).copied().unwrap_or(0) < *n
-                    && self.detectors.iter().any(|d| &d.name == name && d.action == Action::DropField)
-            });
+            let mut here = Findings::default();
+            let Some(masked) = self.mask_text(&text, &mut here) else { return true };
+            let dropped = here.0.keys().any(|name| self.detectors.iter().any(|d| &d.name == name && d.action == Action::DropField));
+            for (name, n) in here.0 {
+                *findings.0.entry(name).or_default() += n;
+            }
             if dropped {
                 return false;
             }
