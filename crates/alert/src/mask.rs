@@ -1,7 +1,8 @@
 //! Masking of sensitive values in what alerts show and send (sample lines, reasons): card
 //! numbers (Luhn-valid), Korean resident registration numbers, e-mail addresses, bearer tokens
-//! and secrets in `key=value` form. Records are stored as received until masking at ingest
-//! exists; evidence leaves the server, so it is masked here.
+//! and secrets in `key=value` form. Ingest masks records before they are stored
+//! (`trawl-privacy`, unless `[privacy]` turns it off); evidence leaves the server, so it is
+//! masked here again.
 
 use std::sync::LazyLock;
 
@@ -17,20 +18,7 @@ static SECRET_KV: LazyLock<Regex> = LazyLock::new(|| {
         .expect("secret regex")
 });
 
-fn luhn_valid(digits: &[u8]) -> bool {
-    let mut sum = 0u32;
-    for (i, d) in digits.iter().rev().enumerate() {
-        let mut v = u32::from(*d);
-        if i % 2 == 1 {
-            v *= 2;
-            if v > 9 {
-                v -= 9;
-            }
-        }
-        sum += v;
-    }
-    sum % 10 == 0
-}
+use trawl_privacy::luhn as luhn_valid;
 
 /// A Korean resident (or alien) registration number: a plausible birth date, and with the
 /// hyphen left out, a valid check digit (numbers issued since October 2020 have none, so the

@@ -11,6 +11,8 @@ mod detectors;
 mod masker;
 mod validate;
 
+pub use validate::luhn;
+
 pub use config::{Action, CustomDetector, PrivacyConfig};
 pub use detectors::{Builtin, Partial, Trigger, BUILTINS, SENSITIVE_ATTRIBUTES};
 pub use masker::{Findings, Masker, MASKED_ATTRIBUTE, SENSITIVE_ATTRIBUTE};

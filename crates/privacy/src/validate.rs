@@ -8,8 +8,8 @@ pub(crate) fn digits(text: &str) -> Vec<u8> {
     text.bytes().filter(u8::is_ascii_digit).map(|b| b - b'0').collect()
 }
 
-/// Luhn check digit valid.
-pub(crate) fn luhn(d: &[u8]) -> bool {
+/// Luhn check digit valid (`d`: one digit, 0–9, per byte).
+pub fn luhn(d: &[u8]) -> bool {
     let mut sum = 0u32;
     for (i, &x) in d.iter().rev().enumerate() {
         let mut v = x as u32;
