@@ -275,7 +275,7 @@ impl Masker {
         lower.rfind(['.', '_', '-']).is_some_and(|i| self.sensitive.contains(&lower[i + 1..]))
     }
 
-    /// Masks attribute values in place; returns whether anything changed.
+    /// Masks attribute values in place (or drops them), counting what was found.
     fn mask_attributes(&self, attributes: &mut Attributes, findings: &mut Findings) {
         attributes.retain_mut(|(key, value)| {
             if self.exclude.contains(key.as_str()) || key == MASKED_ATTRIBUTE {
@@ -393,41 +393,28 @@ fn is_masked(value: &str) -> bool {
 fn partial(kind: Partial, name: &str, value: &str) -> String {
     match kind {
         Partial::Token => format!("[REDACTED:{name}]"),
-        Partial::LastFourDigits => {
-            let total = value.bytes().filter(u8::is_ascii_digit).count();
-            let mut seen = 0;
-            value
-                .chars()
-                .map(|c| {
-                    if c.is_ascii_digit() {
-                        seen += 1;
-                        if seen <= total.saturating_sub(4) {
-                            return '*';
-                        }
-                    }
-                    c
-                })
-                .collect()
-        }
+        Partial::LastFourDigits => digits_hidden_from(value, 0),
         Partial::KeepFirst(n) => value.chars().enumerate().map(|(i, c)| if i >= n && c.is_ascii_alphanumeric() { '*' } else { c }).collect(),
-        Partial::Phone => {
-            // The prefix (up to the first separator, else three characters) and the last four
-            // digits stay; the digits between become `*`.
-            let prefix = value.find([' ', '-']).unwrap_or(3.min(value.len()));
-            let total = value.bytes().filter(u8::is_ascii_digit).count();
-            let mut seen = 0;
-            value
-                .char_indices()
-                .map(|(i, c)| {
-                    if c.is_ascii_digit() {
-                        seen += 1;
-                        if i >= prefix && seen <= total.saturating_sub(4) {
-                            return '*';
-                        }
-                    }
-                    c
-                })
-                .collect()
-        }
+        // The prefix (up to the first separator, else three characters) stays too.
+        Partial::Phone => digits_hidden_from(value, value.find([' ', '-']).unwrap_or(3.min(value.len()))),
     }
+}
+
+/// `value` with every digit at or after byte `from` as `*`, except the last four digits;
+/// separators and everything before `from` stay.
+fn digits_hidden_from(value: &str, from: usize) -> String {
+    let total = value.bytes().filter(u8::is_ascii_digit).count();
+    let mut seen = 0;
+    value
+        .char_indices()
+        .map(|(i, c)| {
+            if c.is_ascii_digit() {
+                seen += 1;
+                if i >= from && seen <= total.saturating_sub(4) {
+                    return '*';
+                }
+            }
+            c
+        })
+        .collect()
 }

@@ -9,7 +9,8 @@ use crate::{StoreConfig, StoreError};
 const DEFAULT_MIN_FREE: u64 = 1 << 30;
 const DEFAULT_SHARE: f64 = 0.02;
 
-/// `statvfs` is asked at most this often; in between the last answer stands.
+/// `statvfs` is asked at most this often; in between the last answer stands. The answer is kept
+/// per process: a server has one data directory.
 const RECHECK_MS: i64 = 250;
 
 static CHECKED_AT_MS: AtomicI64 = AtomicI64::new(i64::MIN);

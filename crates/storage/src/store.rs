@@ -232,6 +232,12 @@ impl Store {
         &self.inner.config
     }
 
+    /// The refusal while `pending` bytes wait for segment writes, with the flusher's trouble.
+    fn flushing_behind(&self, pending: usize) -> StoreError {
+        let why = last_error(&self.inner).unwrap_or_else(|| "segments are being written".into());
+        StoreError::Overloaded(format!("flushing is behind: {} MiB wait for segment writes ({why})", pending >> 20))
+    }
+
     /// Whether a write would be taken now: refused while the server stops, while flushing or
     /// the writer's queue is behind (`Overloaded`, 429), or while the data disk is nearly full
     /// (`Unavailable`, 503). The ingest endpoints ask before reading a request's body, so
@@ -242,8 +248,7 @@ impl Store {
         }
         let pending = self.inner.mem.read().frozen_bytes;
         if pending > self.inner.config.max_pending_flush_bytes {
-            let why = last_error(&self.inner).unwrap_or_else(|| "segments are being written".into());
-            return Err(StoreError::Overloaded(format!("flushing is behind: {} MiB wait for segment writes ({why})", pending >> 20)));
+            return Err(self.flushing_behind(pending));
         }
         let queued = self.inner.queued_bytes.load(Ordering::Relaxed);
         if queued > self.inner.config.max_queued_bytes {
@@ -280,11 +285,7 @@ impl Store {
         }
         if pending > cap {
             self.inner.metrics.writes_refused_overload.fetch_add(1, Ordering::Relaxed);
-            let why = last_error(&self.inner).unwrap_or_else(|| "segments are being written".into());
-            return done(Err(StoreError::Overloaded(format!(
-                "flushing is behind: {} MiB wait for segment writes ({why})",
-                pending / (1024 * 1024)
-            ))));
+            return done(Err(self.flushing_behind(pending)));
         }
         if let Err(e) = crate::disk::check_free_space(&self.inner.config) {
             self.inner.metrics.writes_refused_disk.fetch_add(1, Ordering::Relaxed);
