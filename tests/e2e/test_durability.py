@@ -298,7 +298,8 @@ def test_disk_full_is_503_and_recovers_without_restart(small_tmpfs, make_server,
     assert refused.headers.get("Retry-After", "").isdigit(), refused.headers
     err = refused.json()["error"]
     assert err["code"] == "unavailable"
-    assert "wal" in err["reason"].lower(), err
+    # Either the WAL write failed for want of space, or the free-space watermark refused first.
+    assert "wal" in err["reason"].lower() or "nearly full" in err["reason"], err
     assert "no space" in err["reason"].lower() or "disk" in err["reason"].lower(), err
     assert acked, "nothing was acknowledged before the disk filled up"
 
