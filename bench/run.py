@@ -187,6 +187,53 @@ def run_trawl(binary: str, data_path: str, n_records: int, work: str, spec: dict
     return result
 
 
+def run_masking(binary: str, data_path: str, n_records: int, work: str, args) -> dict:
+    """The cost of masking sensitive data at ingest: the same records loaded into a fresh trawl
+    with every default detector on and with `[privacy] enabled = false`, one after the other,
+    `--masking-runs` times each (alternating, so a change of the machine's load falls on both)."""
+    config_dir = os.path.join(work, "masking")
+    os.makedirs(config_dir, exist_ok=True)
+    configs = {}
+    for mode, text in (("off", "[privacy]\nenabled = false\n"), ("on", "[privacy]\n")):
+        path = os.path.join(config_dir, f"{mode}.toml")
+        with open(path, "w") as f:
+            f.write(text)
+        configs[mode] = path
+    runs: dict = {"off": [], "on": []}
+    findings = 0
+    for i in range(args.masking_runs):
+        for mode in ("off", "on"):
+            data_dir = os.path.join(config_dir, f"{mode}-{i}", "data")
+            log_dir = os.path.join(config_dir, f"{mode}-{i}", "logs")
+            server = trawl_engine.Server(binary, data_dir, log_dir, ["--config", configs[mode]]).start()
+            try:
+                log(f"masking {mode}, run {i + 1}: ingest")
+                cpu0 = server.cpu_s()
+                with Meter() as m:
+                    trawl_engine.ingest(binary, data_path, server.api, args.batch_size, args.concurrency, log_dir)
+                acked_cpu = server.cpu_s() - cpu0
+                server.wait_flushed()
+                runs[mode].append({"wall_s": m.wall_s, "server_cpu_acked_s": acked_cpu, "server_cpu_s": server.cpu_s() - cpu0})
+                if mode == "on":
+                    _, body = server.request("GET", "/metrics")
+                    findings = sum(float(line.rsplit(" ", 1)[1]) for line in body.get("text", "").splitlines() if line.startswith("trawl_masked_total{"))
+            finally:
+                server.stop()
+            shutil.rmtree(data_dir, ignore_errors=True)
+    out = {"runs": runs, "findings": int(findings), "records": n_records}
+    for mode, rs in runs.items():
+        out[mode] = {
+            "records_per_s": n_records / median([r["wall_s"] for r in rs]),
+            "server_cpu_s_per_million": median([r["server_cpu_acked_s"] for r in rs]) * 1e6 / n_records,
+            "server_cpu_flushed_s_per_million": median([r["server_cpu_s"] for r in rs]) * 1e6 / n_records,
+        }
+    out["throughput_cost"] = 1 - out["on"]["records_per_s"] / out["off"]["records_per_s"]
+    out["cpu_cost"] = out["on"]["server_cpu_s_per_million"] / out["off"]["server_cpu_s_per_million"] - 1
+    log(f"masking: {out['off']['records_per_s']:,.0f} records/s off, {out['on']['records_per_s']:,.0f} on "
+        f"({out['throughput_cost']:+.1%} throughput lost, {out['cpu_cost']:+.1%} server CPU); {out['findings']:,} findings masked")
+    return out
+
+
 def _query_args(q: str, spec: dict, i: int) -> list:
     if q == "q1":
         return [spec["trace_ids"][i % len(spec["trace_ids"])]]
@@ -619,6 +666,7 @@ def render_markdown(report: dict) -> str:
         _md_ingest(L, report, "##")
         _md_queries(L, report, "##")
         _md_q6_miner(L, report)
+        _md_masking(L, report)
         _md_profile(L, report, "##")
     else:
         d = report["sizes"][0]["data"]
@@ -641,6 +689,7 @@ def render_markdown(report: dict) -> str:
             _md_profile(L, r, "###")
         _md_scaling(L, report)
         _md_q6_miner(L, report)
+        _md_masking(L, report)
     L.append("## Peers\n")
     for p in report["peers"]:
         L.append(f"- **{p}**: {module(p).CONFIG}")
@@ -776,6 +825,27 @@ def _md_q6_miner(L: list, report: dict) -> None:
                      f"({miner['messages'] / max(wall, 1e-9) / 1e6:.2f} M/s wall, reading and printing included).\n")
         else:
             L.append(f"failed: {miner.get('error')}\n")
+
+
+def _md_masking(L: list, report: dict) -> None:
+    mk = report.get("masking")
+    if not mk:
+        return
+    L.append("## Masking sensitive data at ingest\n")
+    if mk.get("error"):
+        L.append(f"Not measured: {mk['error']}\n")
+        return
+    n = len(mk["runs"]["on"])
+    L.append(f"The first size's {mk['records']:,} records loaded into a fresh trawl with every default detector on "
+             f"(`[privacy]`, the default) and with masking off (`enabled = false`), {n} time(s) each, alternating; "
+             f"medians. {mk['findings']:,} findings were masked.\n")
+    L.append("| masking | records/s | server CPU s per 1M records (acked) | (until in segments) |")
+    L.append("|---|---:|---:|---:|")
+    for mode in ("off", "on"):
+        v = mk[mode]
+        L.append(f"| {mode} | {v['records_per_s']:,.0f} | {v['server_cpu_s_per_million']:.1f} | {v['server_cpu_flushed_s_per_million']:.1f} |")
+    L.append(f"| **cost** | {mk['throughput_cost']:+.1%} of the throughput | {mk['cpu_cost']:+.1%} | |")
+    L.append("")
 
 
 def _md_profile(L: list, report: dict, h: str) -> None:
@@ -954,6 +1024,7 @@ def parse_args(argv):
     ap.add_argument("--q6-rate", type=float, help="requests/s of the simulated fleet for Q6 (default 2000; --quick: 200)")
     ap.add_argument("--q6-seconds", type=int, help="how long the fleet sends for Q6 (default 90; --quick: 8)")
     ap.add_argument("--skip-q6", action="store_true")
+    ap.add_argument("--masking-runs", type=int, help="ingest runs with masking on and off each, for its cost (default 2; --quick: 1; 0 skips)")
     ap.add_argument("--profile", action="store_true", help="perf-record the trawl server during extra query loops")
     ap.add_argument("--peer-timeout", type=float, default=3600, help="seconds a peer may take per phase")
     args = ap.parse_args(argv)
@@ -964,6 +1035,8 @@ def parse_args(argv):
     args.runs = args.runs or (1 if args.quick else 5)
     args.q6_rate = args.q6_rate or (200 if args.quick else 2000)
     args.q6_seconds = args.q6_seconds or (8 if args.quick else 90)
+    if args.masking_runs is None:
+        args.masking_runs = 1 if args.quick else 2
     if args.peers is None:
         peers = QUICK_PEERS if args.quick else PEERS
     elif args.peers.strip() in ("", "none"):
@@ -1047,7 +1120,7 @@ def main(argv=None) -> int:
     os.makedirs(work_root)
 
     sizes: list[dict] = []
-    q6 = miner = None
+    q6 = miner = masking = None
     for i, records in enumerate(args.sizes):
         if len(args.sizes) > 1:
             log(f"size {i + 1} of {len(args.sizes)}: {records:,} records")
@@ -1065,6 +1138,11 @@ def main(argv=None) -> int:
                 miner = run_miner(binary, data_path, work, args.runs)
             except Exception as e:
                 miner = {"error": f"{type(e).__name__}: {e}"}
+            if args.masking_runs > 0:
+                try:
+                    masking = run_masking(binary, data_path, records, work, args)
+                except Exception as e:
+                    masking = {"error": f"{type(e).__name__}: {e}"}
         sizes.append(size_report(records, time.perf_counter() - size_started, meta, spec, results, args.runs))
         if i + 1 < len(args.sizes):
             remove_engine_files(work, list(results))
@@ -1079,12 +1157,12 @@ def main(argv=None) -> int:
     if len(sizes) == 1:
         # One size: the report has the shape it always had.
         one = sizes[0]
-        report |= {k: one[k] for k in ("data", "spec", "checks", "summary", "ratios")} | {"q6": q6, "miner": miner, "results": one["results"]}
+        report |= {k: one[k] for k in ("data", "spec", "checks", "summary", "ratios")} | {"q6": q6, "miner": miner, "masking": masking, "results": one["results"]}
         report["ok"] = one["ok"] and q6_ok
         report["failures"] = one["failures"]
         print_tables(report)
     else:
-        report |= {"sizes": sizes, "scaling": scaling(sizes, ["trawl"] + args.peer_list), "q6": q6, "miner": miner}
+        report |= {"sizes": sizes, "scaling": scaling(sizes, ["trawl"] + args.peer_list), "q6": q6, "miner": miner, "masking": masking}
         report["ok"] = all(one["ok"] for one in sizes) and q6_ok
         report["failures"] = [{"records": one["records"], "engine": e} for one in sizes for e in one["failures"]]
         for one in sizes:
@@ -1092,6 +1170,9 @@ def main(argv=None) -> int:
             print_tables(report | one)
         print_scaling(report)
     print_q6(q6)
+    if masking and not masking.get("error"):
+        print(f"\nmasking at ingest: {masking['off']['records_per_s']:,.0f} records/s off, {masking['on']['records_per_s']:,.0f} on "
+              f"({masking['throughput_cost']:+.1%} throughput, {masking['cpu_cost']:+.1%} server CPU)")
     markdown = render_markdown(report)
     results_path = args.results or (os.path.join(args.data_dir, "RESULTS-quick.md") if args.quick else os.path.join(BENCH, "RESULTS.md"))
     write_results(results_path, markdown)

@@ -42,8 +42,9 @@ def clean_env() -> dict:
 class Server:
     """One `trawl server` process on a free port, over `data_dir`; output goes to `log_dir`."""
 
-    def __init__(self, binary: str, data_dir: str, log_dir: str):
+    def __init__(self, binary: str, data_dir: str, log_dir: str, extra_args: list[str] | None = None):
         self.binary, self.data_dir, self.log_dir = binary, data_dir, log_dir
+        self.extra_args = list(extra_args or [])
         self.proc = None
         self.api = None
         self.conn = None
@@ -55,7 +56,7 @@ class Server:
         out_path = os.path.join(self.log_dir, f"server-{self.n_starts}.out")
         err_path = os.path.join(self.log_dir, f"server-{self.n_starts}.err")
         cmd = [self.binary, "server", "--data-dir", self.data_dir, "--listen", "127.0.0.1:0",
-               "--otlp-http-listen", "off", "--otlp-grpc-listen", "off", "--durability", "durable"]
+               "--otlp-http-listen", "off", "--otlp-grpc-listen", "off", "--durability", "durable"] + self.extra_args
         with open(out_path, "wb") as out, open(err_path, "wb") as err:
             self.proc = subprocess.Popen(cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
                                          cwd=self.log_dir, env=clean_env())

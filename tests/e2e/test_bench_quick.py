@@ -50,6 +50,10 @@ def test_bench_quick_answers_agree(trawl_bin, tmp_path):
     # Every ingest figure the report needs is there.
     assert set(report["summary"]["ingest"]) == {"trawl", "duckdb", "sqlite"}
     assert report["data"]["records"] == 100_000
+    # The cost of masking is measured with masking on and off in the same run.
+    masking = report["masking"]
+    assert not masking.get("error"), masking
+    assert masking["on"]["records_per_s"] > 0 and masking["off"]["records_per_s"] > 0, masking
 
 
 def test_generator_is_deterministic(tmp_path):

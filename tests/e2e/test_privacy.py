@@ -6,6 +6,7 @@ masked before the WAL: no search answers them, and no byte of the data directory
 from __future__ import annotations
 
 import json
+import signal
 import socket
 import subprocess
 import sys
@@ -15,6 +16,8 @@ import time
 from pathlib import Path
 
 import requests
+
+from receivers import wait_until
 
 CARD = "4111 1111 1111 1111"
 RRN = "900101-1234568"
@@ -153,3 +156,61 @@ def test_the_rules_on_one_text_and_offline(make_server, trawl_bin, tmp_path):
     out = subprocess.run([str(trawl_bin), "server", "--config", str(bad), "--data-dir", str(tmp_path / "d"), "--listen", "127.0.0.1:0"],
                          capture_output=True, text=True, timeout=30)
     assert out.returncode != 0 and "hash_key" in out.stderr, out.stderr
+
+
+def test_overrides_per_service_and_environment_and_reload(make_server, tmp_path):
+    """One service's records get other rules than the rest, an environment has masking off, and
+    a changed file applies without a restart (on SIGHUP and on the API); a broken file is refused
+    with its reason and the rules in force stay."""
+    config = tmp_path / "trawl.toml"
+    config.write_text(textwrap.dedent('''
+        [privacy]
+        [[privacy.overrides]]
+        service = "edge-*"
+        detectors = { ipv4 = true }
+        [[privacy.overrides]]
+        environment = "loadtest"
+        enabled = false
+    '''))
+    server = make_server(["--config", str(config)])
+    text = f"client 10.20.30.40 card {CARD}"
+    server.ingest_ok([
+        {"service": "edge-gateway", "environment": "prod", "body": f"edge {text}"},
+        {"service": "orders", "environment": "prod", "body": f"orders {text}"},
+        {"service": "orders", "environment": "loadtest", "body": f"loadtest {text}"},
+    ])
+    bodies = {r["body"].split()[0]: r["body"] for r in server.search("client", limit=10)["records"]}
+    assert bodies["edge"] == "edge client [REDACTED:ipv4] card **** **** **** 1111", bodies
+    assert bodies["orders"] == "orders client 10.20.30.40 card **** **** **** 1111", bodies
+    assert bodies["loadtest"] == f"loadtest {text}", bodies
+    # The try endpoint takes a service and environment, and applies their override.
+    r = server.http.post(server.url("/api/v1/privacy/test"), json={"text": text, "service": "edge-api"}, timeout=10).json()
+    assert r["findings"] == {"ipv4": 1, "card": 1}, r
+
+    # A new rule, applied on SIGHUP: e-mails hashed, everywhere.
+    config.write_text(textwrap.dedent('''
+        [privacy]
+        hash_key = "reload-key"
+        actions = { email = "hash" }
+    '''))
+    before = server.http.get(server.url("/api/v1/privacy/report"), timeout=10).json()["loaded_at"]
+    server.proc.send_signal(signal.SIGHUP)
+    def reloaded():
+        return server.http.get(server.url("/api/v1/privacy/report"), timeout=10).json()["loaded_at"] != before
+    wait_until(reloaded, 10, "the privacy rules to be reloaded on SIGHUP")
+    server.ingest_ok([{"service": "orders", "environment": "loadtest", "body": f"after reload {EMAIL} from 10.20.30.40"}])
+    body = server.search('"after reload"', limit=1)["records"][0]["body"]
+    assert body.startswith("after reload [HASH:email:") and body.endswith("from 10.20.30.40"), body
+
+    # A broken file is refused on the API with its reason; the rules in force stay.
+    config.write_text('[privacy]\nactions = { email = "hash" }\n')
+    r = server.http.post(server.url("/api/v1/privacy/reload"), timeout=10)
+    assert r.status_code == 400 and "hash_key" in r.json()["error"]["reason"], r.text
+    r = server.http.post(server.url("/api/v1/privacy/test"), json={"text": EMAIL}, timeout=10).json()
+    assert r["masked"].startswith("[HASH:email:"), r
+    # Fixed, it is taken.
+    config.write_text('[privacy]\ndetectors = { email = false }\n')
+    r = server.http.post(server.url("/api/v1/privacy/reload"), timeout=10)
+    assert r.status_code == 200 and "email" not in r.json()["detectors"], r.text
+    r = server.http.post(server.url("/api/v1/privacy/test"), json={"text": f"{EMAIL} {CARD}"}, timeout=10).json()
+    assert r["masked"] == f"{EMAIL} **** **** **** 1111", r

@@ -87,6 +87,8 @@ async function ingestPayloads() {
     link: p,
   }));
   records.push({ time: new Date(now).toISOString(), service: XSS_SERVICE, level: 'error', message: `xssmarker service ${PAYLOADS[0]}`, trace_id: XSS_TRACE });
+  // Sensitive data from the payload service: the privacy page lists it by name.
+  records.push({ time: new Date(now).toISOString(), service: XSS_SERVICE, level: 'info', message: `xssmarker card 4111 1111 1111 1111` });
   await ndjson(records);
   const ns = (ms) => String(BigInt(Math.round(ms)) * 1000000n);
   const attrs = (o) => Object.entries(o).map(([key, v]) => ({ key, value: { stringValue: v } }));
@@ -240,6 +242,7 @@ async function main() {
   try {
     await ndjson([
       { service: 'ui-test', host: 'ui-host', level: 'warn', message: `${MARKER} 결제가 실패했습니다 (payment failed) order_id=42`, 'ui.field': 'ui-value' },
+      { service: 'ui-privacy', level: 'error', message: '결제 실패 카드 4111-1111-1111-1111 user kim.minsu@example.co.kr' },
     ]);
     await ingestPayloads();
     let xssRule = null;
@@ -278,6 +281,7 @@ async function main() {
       ['contact-points', '/contact-points', '[data-testid=contact-point-row]'],
       ['policies', '/policies', '[data-testid=policy-route]'],
       ['notifications', '/notifications', '[data-testid=notifications-page]'],
+      ['privacy', '/privacy', '[data-testid=privacy-row]'],
     ];
     for (const [name, path, ready] of PAGES) {
       await attempt(`page ${name} loads without console errors (${path})`, async () => {
@@ -298,6 +302,21 @@ async function main() {
       await page.locator('[data-testid=slow-row]').first().waitFor({ timeout: 30_000 });
       await shot(page, 'why-dark');
       await assertClean(page, '/why');
+    });
+
+    await attempt('the privacy page lists the service that sent a card and an e-mail, and tries the rules', async () => {
+      await open(page, '/privacy?from=1h', '[data-testid=privacy-row]');
+      const row = page.locator('[data-testid=privacy-row]', { hasText: 'ui-privacy' });
+      const text = (await row.innerText()).replace(/\s+/g, ' ');
+      const headers = await page.locator('[data-testid=privacy-table] th').allInnerTexts();
+      if (!headers.includes('card') || !headers.includes('email') || !/ui-privacy 2\b/.test(text)) throw new Error(`headers ${headers.join(',')}; row ${text}`);
+      if ((await page.locator('main').innerText()).includes('4111-1111-1111-1111')) throw new Error('a card number is shown');
+      await page.locator('[data-testid=privacy-try-text]').fill('주민번호 900101-1234568 환불 요청');
+      await page.locator('[data-testid=privacy-try]').click();
+      const result = await page.locator('[data-testid=privacy-try-result]').innerText();
+      if (result.includes('1234568') || !result.includes('주민번호 900101-1') || !result.includes('kr_rrn')) throw new Error(result);
+      await shot(page, 'privacy-dark');
+      await assertClean(page, '/privacy');
     });
 
     await attempt('a search returns the expected rows', async () => {
@@ -551,6 +570,7 @@ async function main() {
       ['service', `/services/${encodeURIComponent(XSS_SERVICE)}`, '.card'],
       ['why', '/why?q=xssmarker', '[data-testid=why-summary]'],
       ['map', '/map', '[data-testid=map-node]'],
+      ['privacy', '/privacy?from=1h', '[data-testid=privacy-row]'],
     ];
     for (const [name, path, ready] of xssPages) {
       await attempt(`xss: no payload runs on ${name}`, async () => {

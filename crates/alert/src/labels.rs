@@ -199,39 +199,12 @@ impl NamePattern {
 
     /// One name, not a pattern.
     pub fn exact(&self) -> Option<&str> {
-        (!self.0.contains(['*', '?'])).then_some(self.0.as_str())
+        trawl_model::glob::is_literal(&self.0).then_some(self.0.as_str())
     }
 
     pub fn matches(&self, name: &str) -> bool {
-        glob(self.0.as_bytes(), name.as_bytes())
+        trawl_model::glob::glob_match(&self.0, name)
     }
-}
-
-/// `*` matches any run, `?` one byte; iterative with one backtrack point (linear enough for
-/// names, and never recursive).
-fn glob(pattern: &[u8], text: &[u8]) -> bool {
-    let (mut p, mut t) = (0, 0);
-    let (mut star, mut mark) = (None, 0);
-    while t < text.len() {
-        if p < pattern.len() && (pattern[p] == b'?' || pattern[p] == text[t]) {
-            p += 1;
-            t += 1;
-        } else if p < pattern.len() && pattern[p] == b'*' {
-            star = Some(p);
-            mark = t;
-            p += 1;
-        } else if let Some(s) = star {
-            p = s + 1;
-            mark += 1;
-            t = mark;
-        } else {
-            return false;
-        }
-    }
-    while p < pattern.len() && pattern[p] == b'*' {
-        p += 1;
-    }
-    p == pattern.len()
 }
 
 #[cfg(test)]

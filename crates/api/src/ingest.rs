@@ -34,10 +34,10 @@ fn content_encoding(headers: &HeaderMap) -> Option<String> {
 pub(crate) async fn write_batch(state: &AppState, mut batch: Batch) -> Result<(), ApiError> {
     let (tx, rx) = tokio::sync::oneshot::channel();
     let store = state.store.clone();
-    let (masker, metrics) = (state.privacy.clone(), state.metrics.clone());
+    let (rules, metrics) = (state.privacy.current(), state.metrics.clone());
     tokio::task::spawn_blocking(move || {
-        if let Some(masker) = masker {
-            crate::privacy::mask_batch(&masker, &mut batch, &metrics);
+        if rules.enabled() {
+            crate::privacy::mask_batch(&rules, &mut batch, &metrics);
         }
         store.write(batch.records, batch.spans, move |r| {
             let _ = tx.send(r);

@@ -28,6 +28,7 @@ pub use query_runtime::THREAD_STACK_BYTES;
 pub use grpc::grpc_routes;
 pub use es::RecentIds;
 pub use state::CompatConfig;
+pub use privacy::{PrivacyRules, PrivacySource};
 pub use syslog::{bind_syslog, serve_syslog, SyslogOptions};
 pub use state::{ApiMetrics, AppState, Limits};
 pub use time_range::{parse_duration_ns, parse_time_bound};
@@ -59,6 +60,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/stats", get(metrics::stats))
         .route("/api/v1/privacy/test", post(privacy::test))
         .route("/api/v1/privacy/report", get(privacy::report))
+        .route("/api/v1/privacy/reload", post(privacy::reload))
         // Alerting: rules, alerts, silences, contact points, policies, notifications, SLOs.
         .route("/api/v1/rules", get(alert_rules::list).post(alert_rules::create))
         .route("/api/v1/rules/validate", post(alert_rules::validate))

@@ -1,21 +1,67 @@
 //! Masking at ingest, and the privacy endpoints: `POST /api/v1/privacy/test` (the rules on one
-//! text) and `GET /api/v1/privacy/report` (which services sent which kinds of sensitive data in
-//! a window, with counts, never values).
+//! text), `GET /api/v1/privacy/report` (which services sent which kinds of sensitive data in a
+//! window, with counts, never values) and `POST /api/v1/privacy/reload` (the configuration file
+//! read again, as on SIGHUP).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::{Query, State};
 use axum::Json;
+use parking_lot::RwLock;
 use serde::Deserialize;
 use trawl_ingest::Batch;
-use trawl_privacy::{Findings, Masker, MASKED_ATTRIBUTE};
+use trawl_privacy::{Findings, PrivacyConfig, Rules, MASKED_ATTRIBUTE};
 
 use crate::{ApiError, AppState};
 
-/// Masks every record and span of `batch` in place, before it is written, and counts the
-/// findings by service and detector.
-pub(crate) fn mask_batch(masker: &Masker, batch: &mut Batch, metrics: &crate::ApiMetrics) {
+/// Reads the `[privacy]` section again (from the configuration file the server started with).
+pub type PrivacySource = Arc<dyn Fn() -> Result<PrivacyConfig, String> + Send + Sync>;
+
+/// The masking rules in force: read by every write, replaced whole by a reload. A reload that
+/// fails leaves the rules as they were.
+#[derive(Clone)]
+pub struct PrivacyRules {
+    current: Arc<RwLock<(Arc<Rules>, i64)>>,
+    source: Option<PrivacySource>,
+}
+
+impl Default for PrivacyRules {
+    fn default() -> Self {
+        PrivacyRules::new(Rules::off(), None)
+    }
+}
+
+impl PrivacyRules {
+    pub fn new(rules: Rules, source: Option<PrivacySource>) -> PrivacyRules {
+        PrivacyRules { current: Arc::new(RwLock::new((Arc::new(rules), trawl_model::now_ns()))), source }
+    }
+
+    pub fn current(&self) -> Arc<Rules> {
+        self.current.read().0.clone()
+    }
+
+    /// When the rules in force were loaded.
+    pub fn loaded_ns(&self) -> i64 {
+        self.current.read().1
+    }
+
+    /// Reads and compiles the configuration again; on success the new rules apply to every
+    /// write from now on.
+    pub fn reload(&self) -> Result<Arc<Rules>, String> {
+        let Some(source) = &self.source else {
+            return Err("the server was started without a configuration file to read again".into());
+        };
+        let rules = Arc::new(Rules::new(&source()?).map_err(|e| e.to_string())?);
+        *self.current.write() = (rules.clone(), trawl_model::now_ns());
+        Ok(rules)
+    }
+}
+
+/// Masks every record and span of `batch` in place, before it is written, by the rules of its
+/// service and environment, and counts the findings by service and detector.
+pub(crate) fn mask_batch(rules: &Rules, batch: &mut Batch, metrics: &crate::ApiMetrics) {
     let mut counts: BTreeMap<(String, String), u64> = BTreeMap::new();
     let mut add = |service: &str, found: Findings| {
         for (detector, n) in found.0 {
@@ -23,13 +69,13 @@ pub(crate) fn mask_batch(masker: &Masker, batch: &mut Batch, metrics: &crate::Ap
         }
     };
     for r in &mut batch.records {
-        let found = masker.mask_record(r);
+        let found = rules.mask_record(r);
         if !found.is_empty() {
             add(&r.service, found);
         }
     }
     for s in &mut batch.spans {
-        let found = masker.mask_span(s);
+        let found = rules.mask_span(s);
         if !found.is_empty() {
             add(&s.service, found);
         }
@@ -45,6 +91,12 @@ pub(crate) fn mask_batch(masker: &Masker, batch: &mut Batch, metrics: &crate::Ap
 #[derive(Debug, Deserialize)]
 pub struct TestBody {
     pub text: String,
+    /// The rules of this service and environment (their override, if any); default: the
+    /// server-wide rules.
+    #[serde(default)]
+    pub service: Option<String>,
+    #[serde(default)]
+    pub environment: Option<String>,
 }
 
 /// The masking rules applied to one text, as ingest would.
@@ -53,12 +105,33 @@ pub async fn test(State(state): State<AppState>, body: Result<Json<TestBody>, ax
     if body.text.len() > trawl_model::MAX_RECORD_BYTES {
         return Err(ApiError::PayloadTooLarge(format!("the text is over {} bytes", trawl_model::MAX_RECORD_BYTES)));
     }
-    let Some(masker) = state.privacy.clone() else {
+    let rules = state.privacy.current();
+    let masker = match (&body.service, &body.environment) {
+        (None, None) => rules.base(),
+        (service, environment) => rules.masker_for(service.as_deref().unwrap_or(""), environment.as_deref().unwrap_or("")),
+    };
+    let Some(masker) = masker else {
         return Ok(Json(serde_json::json!({"enabled": false, "masked": body.text, "findings": {}})));
     };
     let mut findings = Findings::default();
     let masked = masker.mask_text(&body.text, &mut findings).unwrap_or(body.text);
     Ok(Json(serde_json::json!({"enabled": true, "masked": masked, "findings": findings.0})))
+}
+
+/// `POST /api/v1/privacy/reload`: the configuration file read again; a file with a mistake is
+/// refused with the reason and the rules in force stay.
+pub async fn reload(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+    let privacy = state.privacy.clone();
+    let rules = tokio::task::spawn_blocking(move || privacy.reload())
+        .await
+        .map_err(|e| ApiError::Internal(format!("reload task failed: {e}")))?
+        .map_err(|e| ApiError::bad_request("invalid_privacy_config", e))?;
+    Ok(Json(serde_json::json!({
+        "enabled": rules.enabled(),
+        "detectors": rules.detector_names(),
+        "overrides": rules.override_count(),
+        "loaded_at": trawl_model::format_rfc3339(state.privacy.loaded_ns()),
+    })))
 }
 
 #[derive(Debug, Deserialize)]
@@ -105,11 +178,14 @@ pub async fn report(
         .into_iter()
         .map(|((service, detector), (findings, records))| serde_json::json!({"service": service, "detector": detector, "findings": findings, "records": records}))
         .collect();
+    let rules = state.privacy.current();
     Ok(Json(serde_json::json!({
         "start": trawl_model::format_rfc3339(start),
         "end": trawl_model::format_rfc3339(end),
-        "enabled": state.privacy.is_some(),
-        "detectors": state.privacy.as_ref().map(|m| m.detector_names()).unwrap_or_default(),
+        "enabled": rules.enabled(),
+        "detectors": rules.detector_names(),
+        "overrides": rules.override_count(),
+        "loaded_at": trawl_model::format_rfc3339(state.privacy.loaded_ns()),
         "rows": rows,
         "took_ms": started.elapsed().as_secs_f64() * 1e3,
     })))

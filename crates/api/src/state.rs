@@ -101,14 +101,14 @@ pub struct AppState {
     pub es_ids: Arc<crate::es::RecentIds>,
     /// Rules, alerts and notifications; None when the server runs without them.
     pub alerting: Option<Arc<trawl_alert::Alerting>>,
-    /// The masking rules applied to everything written; None when masking is off.
-    pub privacy: Option<Arc<trawl_privacy::Masker>>,
+    /// The masking rules applied to everything written.
+    pub privacy: crate::privacy::PrivacyRules,
 }
 
 impl AppState {
     pub fn new(store: Arc<Store>, limits: Limits) -> AppState {
         let query_gate = Arc::new(QueryGate::new(limits.max_concurrent_queries, limits.max_queued_queries));
-        AppState { store, limits, metrics: Arc::new(ApiMetrics::default()), query_gate, compat: Default::default(), es_ids: Default::default(), alerting: None, privacy: None }
+        AppState { store, limits, metrics: Arc::new(ApiMetrics::default()), query_gate, compat: Default::default(), es_ids: Default::default(), alerting: None, privacy: Default::default() }
     }
 }
 
@@ -158,9 +158,9 @@ impl AppState {
         self.alerting.as_ref().ok_or_else(|| crate::ApiError::Unavailable("alerting is not running on this server".into()))
     }
 
-    /// The same state with masking at ingest (None: off).
-    pub fn with_privacy(mut self, masker: Option<Arc<trawl_privacy::Masker>>) -> AppState {
-        self.privacy = masker;
+    /// The same state with these masking rules at ingest.
+    pub fn with_privacy(mut self, rules: crate::privacy::PrivacyRules) -> AppState {
+        self.privacy = rules;
         self
     }
 

@@ -7,6 +7,7 @@
 
 mod attributes;
 pub mod clock;
+pub mod glob;
 mod level;
 pub mod memory;
 mod record;

@@ -45,6 +45,50 @@ pub struct PrivacyConfig {
     /// Attribute names never scanned (`order.id`); trace and span ids never are.
     pub exclude_fields: Vec<String>,
     pub custom: Vec<CustomDetector>,
+    /// Rules of some services or environments that differ from the rest; the first that
+    /// matches a record's service and environment applies.
+    pub overrides: Vec<Override>,
+}
+
+/// `[[privacy.overrides]]`: what differs for the services and environments it names. Detector
+/// switches and actions are laid over the server-wide ones; attribute lists are added to them.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Override {
+    /// A service name or a glob (`payments-*`); none: every service.
+    pub service: Option<String>,
+    /// An environment name or a glob; none: every environment.
+    pub environment: Option<String>,
+    /// Masking on or off for these records.
+    pub enabled: Option<bool>,
+    pub detectors: BTreeMap<String, bool>,
+    pub actions: BTreeMap<String, Action>,
+    pub sensitive_attributes: Vec<String>,
+    pub exclude_fields: Vec<String>,
+}
+
+impl Override {
+    /// Whether the override is for records of `service` in `environment`.
+    pub fn applies(&self, service: &str, environment: &str) -> bool {
+        let matches = |pattern: &Option<String>, name: &str| pattern.as_deref().is_none_or(|p| trawl_model::glob::glob_match(p, name));
+        matches(&self.service, service) && matches(&self.environment, environment)
+    }
+}
+
+impl PrivacyConfig {
+    /// The configuration of the records `o` is for: `o` laid over this one.
+    pub fn with_override(&self, o: &Override) -> PrivacyConfig {
+        let mut c = self.clone();
+        c.overrides.clear();
+        if let Some(enabled) = o.enabled {
+            c.enabled = enabled;
+        }
+        c.detectors.extend(o.detectors.iter().map(|(k, v)| (k.clone(), *v)));
+        c.actions.extend(o.actions.iter().map(|(k, v)| (k.clone(), *v)));
+        c.sensitive_attributes.extend(o.sensitive_attributes.iter().cloned());
+        c.exclude_fields.extend(o.exclude_fields.iter().cloned());
+        c
+    }
 }
 
 impl Default for PrivacyConfig {
@@ -57,6 +101,7 @@ impl Default for PrivacyConfig {
             sensitive_attributes: Vec::new(),
             exclude_fields: Vec::new(),
             custom: Vec::new(),
+            overrides: Vec::new(),
         }
     }
 }

@@ -9,13 +9,15 @@
 mod config;
 mod detectors;
 mod masker;
+mod rules;
 mod validate;
 
 pub use validate::luhn;
 
-pub use config::{Action, CustomDetector, PrivacyConfig};
+pub use config::{Action, CustomDetector, Override, PrivacyConfig};
 pub use detectors::{Builtin, Partial, Trigger, BUILTINS, SENSITIVE_ATTRIBUTES};
 pub use masker::{Findings, Masker, MASKED_ATTRIBUTE, SENSITIVE_ATTRIBUTE};
+pub use rules::Rules;
 
 /// A configuration that cannot be compiled, with the reason.
 #[derive(Debug, Clone, thiserror::Error)]

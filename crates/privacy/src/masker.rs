@@ -1,6 +1,7 @@
-//! One pass over a value: a `RegexSet` says which detectors can match, only those run, their
-//! findings are checked (Luhn, check digits), overlaps resolved (earliest, then longest), and
-//! the text is rebuilt with every finding replaced; the rest stays byte for byte.
+//! One pass over a value: a scan of its bytes (digit runs, `@`, `:`) and one Aho-Corasick pass
+//! over trigger words say which detectors can match, only those run, their findings are checked
+//! (Luhn, check digits), overlaps resolved (earliest, then longest), and the text is rebuilt
+//! with every finding replaced; the rest stays byte for byte.
 
 use std::collections::{BTreeMap, HashSet};
 

@@ -1,14 +1,15 @@
 //! `trawl mask`: the `[privacy]` rules of a configuration file applied to NDJSON lines offline,
 //! to try a rule before deploying it. Each line is read as `/api/v1/ingest` reads it, masked as
-//! ingest masks it, and written out; a summary of the findings goes to stderr.
+//! ingest masks it (by the override of its service and environment, if one applies), and
+//! written out; a summary of the findings goes to stderr.
 
 use std::io::{BufRead, Write};
 use std::path::Path;
 
-use trawl_privacy::{Findings, Masker};
+use trawl_privacy::{Findings, Rules};
 
 pub fn run(config: Option<&Path>) -> anyhow::Result<()> {
-    let masker = Masker::new(&crate::config::privacy_config(config)?)?;
+    let rules = Rules::new(&crate::config::privacy_config(config)?)?;
     let stdin = std::io::stdin();
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
@@ -24,7 +25,7 @@ pub fn run(config: Option<&Path>) -> anyhow::Result<()> {
             continue;
         }
         for mut record in batch.records {
-            for (name, n) in masker.mask_record(&mut record).0 {
+            for (name, n) in rules.mask_record(&mut record).0 {
                 *total.0.entry(name).or_default() += n;
             }
             let json = serde_json::json!({

@@ -152,6 +152,8 @@ pub struct ServerConfig {
     /// The process's memory cap, bytes.
     pub max_memory: usize,
     pub privacy: trawl_privacy::PrivacyConfig,
+    /// The file these settings came from, read again for a reload of the privacy rules.
+    pub file: Option<PathBuf>,
 }
 
 /// Half of the memory the process may use: the machine's, or the container's limit when lower.
@@ -217,13 +219,17 @@ fn address(value: &str, what: &str) -> anyhow::Result<Option<SocketAddr>> {
     value.parse().map(Some).with_context(|| format!("{what} {value:?} is not an address like 127.0.0.1:7070 or `off`"))
 }
 
-/// `trawl.toml` (or `path`): the file's settings, or the defaults when there is none.
-fn read_file(path: Option<&std::path::Path>) -> anyhow::Result<FileConfig> {
-    let file = match path {
+/// The configuration file: `path`, else `trawl.toml` where there is one.
+fn config_file(path: Option<&std::path::Path>) -> Option<PathBuf> {
+    match path {
         Some(path) => Some(path.to_path_buf()),
         None => Some(PathBuf::from("trawl.toml")).filter(|p| p.exists()),
-    };
-    Ok(match file {
+    }
+}
+
+/// `trawl.toml` (or `path`): the file's settings, or the defaults when there is none.
+fn read_file(path: Option<&std::path::Path>) -> anyhow::Result<FileConfig> {
+    Ok(match config_file(path) {
         Some(path) => {
             let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
             toml::from_str(&text).with_context(|| format!("invalid configuration in {}", path.display()))?
@@ -293,8 +299,9 @@ impl ServerConfig {
         }
         let alerting = alert_config(args.rules_dir, args.public_url, file.alerting)?;
         // The rules are compiled once here so a bad one stops the start with its reason.
-        trawl_privacy::Masker::new(&file.privacy)?;
+        trawl_privacy::Rules::new(&file.privacy)?;
         Ok(ServerConfig {
+            file: config_file(args.config.as_deref()),
             alerting,
             max_memory,
             privacy: file.privacy,

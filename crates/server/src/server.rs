@@ -47,11 +47,16 @@ pub async fn serve(config: ServerConfig, ready: Option<std::sync::mpsc::Sender<S
         eprintln!("trawl: rule file refused: {problem}");
     }
     alerting.start().map_err(|e| anyhow::anyhow!(e))?;
-    let masker = if config.privacy.enabled { Some(Arc::new(trawl_privacy::Masker::new(&config.privacy)?)) } else { None };
+    let privacy = {
+        let source: Option<trawl_api::PrivacySource> = config.file.clone().map(|file| {
+            Arc::new(move || crate::config::privacy_config(Some(&file)).map_err(|e| format!("{e:#}"))) as trawl_api::PrivacySource
+        });
+        trawl_api::PrivacyRules::new(trawl_privacy::Rules::new(&config.privacy)?, source)
+    };
     let state = AppState::new(store.clone(), config.limits.clone())
         .with_compat(config.compat.clone())
         .with_alerting(alerting.clone())
-        .with_privacy(masker);
+        .with_privacy(privacy.clone());
     let mut addresses = vec![format!("api={api_url}")];
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
@@ -113,11 +118,21 @@ pub async fn serve(config: ServerConfig, ready: Option<std::sync::mpsc::Sender<S
 
     #[cfg(unix)]
     {
-        // SIGHUP reads the rule files again, as `trawl rules reload` does.
+        let config_file_known = config.file.is_some();
+        // SIGHUP reads the rule files again, as `trawl rules reload` does, and the privacy
+        // rules of the configuration file.
         let alerting = alerting.clone();
         if let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
             tokio::spawn(async move {
                 while hup.recv().await.is_some() {
+                    if config_file_known {
+                        let p = privacy.clone();
+                        match tokio::task::spawn_blocking(move || p.reload()).await {
+                            Ok(Ok(rules)) => tracing::info!(enabled = rules.enabled(), overrides = rules.override_count(), "privacy rules reloaded"),
+                            Ok(Err(e)) => tracing::error!(error = %e, "privacy rules refused; the previous rules stay"),
+                            Err(e) => tracing::error!(error = %e, "reload task failed"),
+                        }
+                    }
                     let a = alerting.clone();
                     match tokio::task::spawn_blocking(move || a.reload()).await {
                         Ok(Ok(report)) => tracing::info!(rules = report.rules, changed = report.changed_rules.len(), "rule files reloaded"),

@@ -25,10 +25,20 @@ const ROLLUP_COMPACTION_INTERVAL: Duration = Duration::from_secs(300);
 const ROLLUP_COMPACTION_HOURS_PER_STEP: i64 = 24;
 
 pub(crate) fn flusher_thread(inner: Arc<Inner>) {
+    flush_until_stopped(&inner);
+    inner.flusher_stopped.store(true, Ordering::SeqCst);
+    if !inner.mem.read().frozen.is_empty() {
+        tracing::warn!("stopping with buffers not flushed; they are in the wal and replayed on the next start");
+    }
+    let _guard = inner.flush_lock.lock();
+    inner.flush_cv.notify_all();
+}
+
+fn flush_until_stopped(inner: &Inner) {
     let mut backoff = Duration::from_millis(200);
     loop {
         // Between flushes, so waiters on a flush are never kept waiting for it.
-        maybe_compact_rollups(&inner);
+        maybe_compact_rollups(inner);
         let next = {
             let mut guard = inner.flush_lock.lock();
             loop {
@@ -43,7 +53,7 @@ pub(crate) fn flusher_thread(inner: Arc<Inner>) {
             }
         };
         let Some((chunks, seq, patterns)) = next else { return };
-        match write_and_register(&inner, &chunks, seq, &patterns) {
+        match write_and_register(inner, &chunks, seq, &patterns) {
             Ok((handles, rollup_gate)) => {
                 backoff = Duration::from_millis(200);
                 {
@@ -56,7 +66,7 @@ pub(crate) fn flusher_thread(inner: Arc<Inner>) {
                 }
                 drop(rollup_gate);
                 inner.metrics.segments_flushed.fetch_add(1, Ordering::Relaxed);
-                clear_error(&inner, "flush");
+                clear_error(inner, "flush");
                 if let Err(e) = trawl_wal::remove_files_through(&filenames::wal_dir(&inner.config.data_dir), seq) {
                     tracing::warn!(error = %e, "cannot delete flushed wal files; they are skipped on replay");
                 }
@@ -66,11 +76,17 @@ pub(crate) fn flusher_thread(inner: Arc<Inner>) {
             Err(e) => {
                 inner.metrics.flush_errors.fetch_add(1, Ordering::Relaxed);
                 tracing::error!(error = %e, retry_in = ?backoff, "segment flush failed; the buffer stays in memory and in the wal");
-                set_error(&inner, "flush", format!("segment flush failed: {e}"));
-                if inner.shutting_down.load(Ordering::Relaxed) {
+                set_error(inner, "flush", format!("segment flush failed: {e}"));
+                // Waits out the backoff, but not a shutdown: a flush failing then is not retried.
+                let until = Instant::now() + backoff;
+                let mut guard = inner.flush_lock.lock();
+                while !inner.shutting_down.load(Ordering::SeqCst) && Instant::now() < until {
+                    let _ = inner.flush_cv.wait_until(&mut guard, until);
+                }
+                if inner.shutting_down.load(Ordering::SeqCst) {
                     return;
                 }
-                std::thread::sleep(backoff);
+                drop(guard);
                 backoff = (backoff * 2).min(Duration::from_secs(5));
             }
         }

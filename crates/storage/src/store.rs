@@ -112,7 +112,10 @@ pub(crate) struct Inner {
     /// Set by the writer thread as it exits, after its last freeze: from then on nothing new
     /// can be frozen, so the flusher may stop once the frozen queue is empty.
     pub(crate) writer_stopped: AtomicBool,
-    /// Current trouble by source (`wal_open`, `wal_write`, `wal_rotate`, `flush`); a source's
+    /// Set by the flusher thread as it exits: at shutdown, once it has flushed everything or
+    /// given up (a flush failing then is not retried; the WAL keeps the data).
+    pub(crate) flusher_stopped: AtomicBool,
+    /// Current trouble by source (`wal_open`, `wal_write`, `wal_rotate`, `flush`, `disk`); a source's
     /// entry goes away when it next succeeds.
     pub(crate) errors: Mutex<std::collections::BTreeMap<&'static str, String>>,
     pub(crate) corrupt_files: Mutex<Vec<String>>,
@@ -193,6 +196,7 @@ impl Store {
             ready: AtomicBool::new(false),
             shutting_down: AtomicBool::new(false),
             writer_stopped: AtomicBool::new(false),
+            flusher_stopped: AtomicBool::new(false),
             errors: Mutex::default(),
             corrupt_files: Mutex::new(corrupt),
             subscribers: Mutex::default(),
@@ -258,7 +262,22 @@ impl Store {
                 self.inner.config.max_queued_bytes >> 20
             )));
         }
-        crate::disk::check_free_space(&self.inner.config)
+        self.check_disk()
+    }
+
+    /// The free-space watermark, counted and shown in the stats while it refuses.
+    fn check_disk(&self) -> Result<(), StoreError> {
+        match crate::disk::check_free_space(&self.inner.config) {
+            Ok(()) => {
+                clear_error(&self.inner, "disk");
+                Ok(())
+            }
+            Err(e) => {
+                self.inner.metrics.writes_refused_disk.fetch_add(1, Ordering::Relaxed);
+                set_error(&self.inner, "disk", e.to_string());
+                Err(e)
+            }
+        }
     }
 
     /// Queues a write; `done` runs on the writer thread once the write is durable (or
@@ -287,8 +306,7 @@ impl Store {
             self.inner.metrics.writes_refused_overload.fetch_add(1, Ordering::Relaxed);
             return done(Err(self.flushing_behind(pending)));
         }
-        if let Err(e) = crate::disk::check_free_space(&self.inner.config) {
-            self.inner.metrics.writes_refused_disk.fetch_add(1, Ordering::Relaxed);
+        if let Err(e) = self.check_disk() {
             return done(Err(e));
         }
         let payload = match bincode::serialize(&(&records, &spans)) {
@@ -437,6 +455,7 @@ impl Store {
         {
             let mut guard = self.inner.flush_lock.lock();
             while (!self.inner.writer_stopped.load(Ordering::SeqCst) || !self.inner.mem.read().frozen.is_empty())
+                && !self.inner.flusher_stopped.load(Ordering::SeqCst)
                 && Instant::now() < deadline
             {
                 let _ = self.inner.flush_cv.wait_until(&mut guard, deadline);

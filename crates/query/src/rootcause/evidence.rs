@@ -13,7 +13,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
-use trawl_rollup::{LevelCounts, RedStats, RollupSet};
+use trawl_rollup::{LevelCounts, RedStats, Resolution, RollupSet};
 
 use super::significance::{dispersion, significant_increase};
 
@@ -127,10 +127,13 @@ pub struct Anomaly {
 
 impl Evidence {
     /// Splits `set` into the window `[start, end)` and the baseline `[baseline_start,
-    /// baseline_end)`, by bucket start.
+    /// baseline_end)`. A bucket that overlaps the window belongs to it, even when it began
+    /// before: a window rarely starts on a minute, and the minute it starts in holds the first
+    /// of what changed, which must not count as what was normal. Otherwise a bucket belongs to
+    /// the baseline when it starts in it.
     pub fn from_rollups(set: &RollupSet, window: (i64, i64), baseline: (i64, i64)) -> Evidence {
-        let side = |bucket: i64| {
-            if bucket >= window.0 && bucket < window.1 {
+        let side = |resolution: Resolution, bucket: i64| {
+            if bucket < window.1 && bucket.saturating_add(resolution.width_ns()) > window.0 {
                 Some(0)
             } else if bucket >= baseline.0 && bucket < baseline.1 {
                 Some(1)
@@ -140,19 +143,19 @@ impl Evidence {
         };
         let mut evidence = Evidence::default();
         for (key, stats) in &set.red {
-            let Some(which) = side(key.bucket_start_ns) else { continue };
+            let Some(which) = side(key.resolution, key.bucket_start_ns) else { continue };
             evidence.instrumented.insert(key.service.clone());
             let op = OpKey { service: key.service.clone(), operation: key.operation.clone(), kind: key.kind.clone() };
             let sides = evidence.ops.entry(op).or_default();
             if which == 0 { &mut sides.0 } else { &mut sides.1 }.add(key.bucket_start_ns, stats);
         }
         for (key, stats) in &set.edges {
-            let Some(which) = side(key.bucket_start_ns) else { continue };
+            let Some(which) = side(key.resolution, key.bucket_start_ns) else { continue };
             let sides = evidence.edges.entry((key.caller.clone(), key.callee.clone())).or_default();
             if which == 0 { &mut sides.0 } else { &mut sides.1 }.add(key.bucket_start_ns, stats);
         }
         for (key, levels) in &set.levels {
-            let Some(which) = side(key.bucket_start_ns) else { continue };
+            let Some(which) = side(key.resolution, key.bucket_start_ns) else { continue };
             let entry = evidence.logs.entry(key.service.clone()).or_default();
             if which == 0 {
                 entry.0.merge(levels);
@@ -355,5 +358,26 @@ mod tests {
         assert_eq!(anomalies[0].step_ns, Some(12 * MIN));
         assert_eq!(anomalies[0].baseline.errors, 0);
         assert!(anomalies[1].window.p95_ms.unwrap() > 300.0);
+    }
+
+    /// A window that starts in the middle of a minute: that minute's slow spans, logged after
+    /// the window began, are the window's and not a normal the window is compared with.
+    #[test]
+    fn the_minute_a_window_starts_in_is_not_baseline() {
+        let mut spans = Vec::new();
+        for second in 0..600 {
+            let t = second * 1_000_000_000;
+            // Slow from 5 min 10 s on; the window starts at 5 min 30 s.
+            let slow = second >= 310;
+            spans.push(span("api", "GET /", t, if slow { 80 } else { 5 + second % 3 }, false));
+        }
+        let set = RollupSet::from_items([], &spans);
+        let window_start = 5 * MIN + 30_000_000_000;
+        let evidence = Evidence::from_rollups(&set, (window_start, 10 * MIN + 30_000_000_000), (30_000_000_000, window_start));
+        let (window, baseline) = evidence.ops.values().next().unwrap();
+        assert_eq!(baseline.total.requests, 240, "the baseline is minutes 1 to 4: none of the slow spans");
+        assert_eq!(window.total.requests, 300);
+        let found: Vec<ChangeKind> = evidence.op_anomalies().iter().map(|a| a.change).collect();
+        assert_eq!(found, vec![ChangeKind::Latency]);
     }
 }

@@ -21,6 +21,7 @@ const LAZY = {
   editor: ['the rule editor', () => import('./pages/RuleEditor.jsx')],
   silences: ['the silences', () => import('./pages/Silences.jsx')],
   notify: ['the notification settings', () => import('./pages/Notify.jsx')],
+  privacy: ['the privacy report', () => import('./pages/Privacy.jsx')],
 };
 const loaded = {};
 
@@ -44,6 +45,7 @@ const NAV = [
   ['/map', 'Map'],
   ['/tail', 'Live tail'],
   ['/alerts', 'Alerts'],
+  ['/privacy', 'Privacy'],
 ];
 
 /** The sections of alerting: the Alerts entry of the navigation is theirs. */
@@ -211,6 +213,7 @@ function Page({ route }) {
   if (p === '/silences') return <Lazy key={p} module="silences" page={(m) => <m.SilencesPage route={route} />} />;
   if (p === '/contact-points') return <Lazy key={p} module="notify" page={(m) => <m.ContactPointsPage route={route} />} />;
   if (p === '/policies') return <Lazy key={p} module="notify" page={(m) => <m.PoliciesPage route={route} />} />;
+  if (p === '/privacy') return <Lazy key={p} module="privacy" page={(m) => <m.PrivacyPage route={route} />} />;
   if (p === '/notifications') return <Lazy key={p} module="notify" page={(m) => <m.NotificationsPage route={route} />} />;
   return <div class="notice notice-error">No page at this address. <Link href="/search">Go to search</Link></div>;
 }
