@@ -259,7 +259,8 @@ async function main() {
 
     // The failing trace named by the server itself, to open its page directly.
     const why = await (await fetch(`${base}/api/v1/rootcause?start=15m`)).json();
-    const exampleTrace = why.causes && why.causes[0] ? why.causes[0].example_trace_id : XSS_TRACE;
+    const withExample = (why.causes || []).find((c) => c.example_trace_id);
+    const exampleTrace = withExample ? withExample.example_trace_id : XSS_TRACE;
 
     const dark = await context(browser, { viewport: { width: 1440, height: 900 }, colorScheme: 'dark' });
     const page = await newPage(dark);

@@ -30,10 +30,11 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'
      frame-ancestors 'none'; object-src 'none'";
 
 /// The page paths of the single-page application; each answers `index.html`.
-pub const PAGE_PATHS: [&str; 17] = [
+pub const PAGE_PATHS: [&str; 18] = [
     "/", "/search", "/trace/{*id}", "/services", "/services/{*name}", "/why", "/map", "/tail", "/trace",
     // Alerting.
     "/alerts", "/alerts/{*fingerprint}", "/rules", "/rules/{*name}", "/contact-points", "/policies", "/silences", "/notifications",
+    "/privacy",
 ];
 
 /// The UI's routes, to be merged into the API router (no path overlaps `/api`, `/v1` or the
@@ -128,7 +129,7 @@ mod tests {
         for path in [
             "/", "/search", "/trace/4bf92f3577b34da6a3ce929d0e0e4736", "/services", "/services/payment", "/why", "/map", "/tail",
             "/alerts", "/alerts/5f3a9c0e12ab34cd", "/rules", "/rules/new", "/rules/service%20error%20rate/edit", "/contact-points",
-            "/policies", "/silences", "/notifications",
+            "/policies", "/silences", "/notifications", "/privacy",
         ] {
             let response = get(path, false).await;
             assert_eq!(response.status(), StatusCode::OK, "{path}");

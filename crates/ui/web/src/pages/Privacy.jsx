@@ -6,7 +6,8 @@ import * as api from '../api.js';
 import { Empty, ErrorBox, Loading, fmtNumber } from '../components/ui.jsx';
 import { useLoad } from '../hooks.js';
 import { href, Link } from '../router.jsx';
-import { apiBounds, rangeOf } from '../time.js';
+import { useSettings } from '../settings.js';
+import { apiBounds, formatTime, rangeOf } from '../time.js';
 
 /** Rows of the report as one line per service: findings and records per detector. */
 function byService(rows) {
@@ -21,6 +22,7 @@ function byService(rows) {
 }
 
 function Rules({ report, onReloaded }) {
+  const { utc } = useSettings();
   const [state, setState] = useState({ busy: false, error: null, done: null });
   const reload = async () => {
     setState({ busy: true, error: null, done: null });
@@ -43,7 +45,7 @@ function Rules({ report, onReloaded }) {
             {report.overrides ? `, and ${report.overrides} ${report.overrides === 1 ? 'override' : 'overrides'} for some services or environments` : ''}
           </>
         ) : null}
-        . Loaded {report.loaded_at}.
+        . Loaded {formatTime(Date.parse(report.loaded_at), utc, false)}.
       </p>
       {report.detectors.length ? (
         <p class="chips" data-testid="privacy-detectors">
