@@ -1,5 +1,6 @@
 //! `trawl ingest FILE|-`: streams NDJSON to a server in batches, several requests in flight,
-//! retrying 429 and 503 after the server's `Retry-After`.
+//! retrying 429 and 503 after the server's `Retry-After`, and requests whose connection broke
+//! before an answer (at least once: a batch whose answer was lost may be stored twice).
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
@@ -21,7 +22,10 @@ fn send(client: &reqwest::blocking::Client, url: &str, body: Vec<u8>) -> anyhow:
         let result = client.post(url).header("content-type", "application/x-ndjson").body(body.clone()).send();
         let response = match result {
             Ok(r) => r,
-            Err(e) if attempt < MAX_ATTEMPTS && (e.is_connect() || e.is_timeout()) => {
+            // Also a connection the server closed while the body was still going out: it
+            // refuses an overloaded write before reading its body (429 or 503, then closes),
+            // so nothing of it was taken.
+            Err(e) if attempt < MAX_ATTEMPTS && (e.is_connect() || e.is_timeout() || e.is_request() || e.is_body()) => {
                 std::thread::sleep(Duration::from_secs(1));
                 continue;
             }

@@ -143,7 +143,11 @@ fn main() -> ExitCode {
         Command::Server(args) => server::run(args),
         Command::Demo(args) => demo::run(args),
         other => {
-            output::quiet_broken_pipe();
+            // Not for `ingest`: it writes bodies to sockets, where a default SIGPIPE would kill
+            // it when the server closes a connection mid-body (an overloaded server does).
+            if !matches!(other, Command::Ingest { .. }) {
+                output::quiet_broken_pipe();
+            }
             match other {
                 Command::Ingest { file, server, batch_size, concurrency } => {
                     cli_ingest::run(&file, &server, batch_size, concurrency)
