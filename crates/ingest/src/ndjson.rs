@@ -32,6 +32,13 @@ const FLATTEN_CAP: usize = MAX_FIELDS + 64;
 /// `msg`, `body`, `log` (a trailing line end of a `log` body, as Docker writes it, is dropped);
 /// environment `environment`, `env`, `deployment.environment`, `deployment.environment.name`;
 /// host `host`, `hostname`, `host.name`. Everything else is flattened into the attributes.
+///
+/// Lines shaped like OpenTelemetry's log data model keep their meaning: the members of an
+/// `attributes` object are the record's attributes by their own names (`{"attributes":
+/// {"user.id": 7}}` is `user.id`, not `attributes.user.id`, unless the line also has a
+/// top-level `user.id`), and the members of a `resource` object (or of `resource.attributes`)
+/// are its resource attributes; service, environment and host fall back to the resource's
+/// `service.name`, `deployment.environment(.name)` and `host.name`.
 pub fn decode_ndjson(bytes: &[u8], now_ns: i64) -> Batch {
     let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
     let mut batch = Batch::default();
@@ -59,6 +66,7 @@ fn decode_line(line: &[u8], now_ns: i64) -> Result<Record, String> {
         return Err(too_many_fields());
     }
     drop(value);
+    let mut resource = otel_shaped(&mut fields);
 
     let mut record = Record::new(now_ns);
     if let Some(t) = take(&mut fields, TIME_KEYS) {
@@ -68,14 +76,24 @@ fn decode_line(line: &[u8], now_ns: i64) -> Result<Record, String> {
     if let Some(level) = take(&mut fields, LEVEL_KEYS) {
         apply_level(&mut record, &mut fields, &level);
     }
+    // The resource's values stay in the resource, as OTLP keeps them.
+    let from_resource = |resource: &Attributes, names: &[&str]| {
+        names.iter().find_map(|n| resource.iter().find(|(k, _)| k == n).map(|(_, v)| v.to_text().into_owned()))
+    };
     if let Some(v) = take(&mut fields, SERVICE_KEYS) {
         record.service = v.to_text().into_owned();
+    } else if let Some(v) = from_resource(&resource, &["service.name"]) {
+        record.service = v;
     }
     if let Some(v) = take(&mut fields, ENVIRONMENT_KEYS) {
         record.environment = v.to_text().into_owned();
+    } else if let Some(v) = from_resource(&resource, &["deployment.environment.name", "deployment.environment"]) {
+        record.environment = v;
     }
     if let Some(v) = take(&mut fields, HOST_KEYS) {
         record.host = v.to_text().into_owned();
+    } else if let Some(v) = from_resource(&resource, &["host.name"]) {
+        record.host = v;
     }
     if let Some(v) = take(&mut fields, TRACE_KEYS) {
         record.trace_id = v.to_text().into_owned();
@@ -94,12 +112,41 @@ fn decode_line(line: &[u8], now_ns: i64) -> Result<Record, String> {
         }
         record.body = body;
     }
-    if fields.len() > MAX_FIELDS {
+    if fields.len() + resource.len() > MAX_FIELDS {
         return Err(too_many_fields());
     }
     record.attributes = fields;
+    record.resource = std::mem::take(&mut resource);
     finish_record(&mut record, now_ns)?;
     Ok(record)
+}
+
+/// Takes the members of `attributes` and `resource` objects out of the flattened `fields`:
+/// attributes by their own names (kept prefixed when a top-level field has the name), and the
+/// resource attributes, returned.
+fn otel_shaped(fields: &mut Attributes) -> Attributes {
+    if !fields.iter().any(|(k, _)| k.starts_with("attributes.") || k.starts_with("resource.")) {
+        return Attributes::new();
+    }
+    let mut resource = Attributes::new();
+    let mut nested = Attributes::new();
+    let mut plain = Attributes::with_capacity(fields.len());
+    for (key, value) in fields.drain(..) {
+        if let Some(name) = key.strip_prefix("resource.attributes.").or_else(|| key.strip_prefix("resource.")) {
+            resource.push((name.to_string(), value));
+        } else if key.starts_with("attributes.") {
+            nested.push((key, value));
+        } else {
+            plain.push((key, value));
+        }
+    }
+    for (key, value) in nested {
+        let name = &key["attributes.".len()..];
+        let taken = plain.iter().any(|(k, _)| k == name);
+        plain.push((if taken { key.clone() } else { name.to_string() }, value));
+    }
+    *fields = plain;
+    resource
 }
 
 /// Sets the level and severity number from a level value; an unknown spelling leaves INFO and
@@ -188,6 +235,23 @@ mod tests {
         let batch = decode_ndjson(line.as_bytes(), NOW);
         assert!(batch.records.is_empty(), "{line} was accepted");
         batch.rejected[0].reason.clone()
+    }
+
+    #[test]
+    fn otel_shaped_lines_keep_attribute_and_resource_names() {
+        let r = one(
+            r#"{"body":"paid","severity":"WARN","attributes":{"user.id":"u7","http":{"status":502}},"resource":{"attributes":{"service.name":"checkout","deployment.environment":"prod","host.name":"web-1"}}}"#,
+        );
+        assert_eq!((r.service.as_str(), r.environment.as_str(), r.host.as_str()), ("checkout", "prod", "web-1"));
+        assert_eq!(r.attributes.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(), vec!["http.status", "user.id"]);
+        assert!(r.resource.iter().any(|(k, v)| k == "service.name" && v.to_text() == "checkout"));
+        // A top-level field of the same name keeps its name; the nested one stays prefixed.
+        let r = one(r#"{"msg":"x","user.id":"top","attributes":{"user.id":"nested"},"resource":{"service.name":"api"}}"#);
+        assert_eq!(r.service, "api");
+        let names: Vec<&str> = r.attributes.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(names, vec!["user.id", "attributes.user.id"]);
+        // A top-level service wins over the resource's.
+        assert_eq!(one(r#"{"msg":"x","service":"top","resource":{"service.name":"api"}}"#).service, "top");
     }
 
     #[test]
