@@ -42,21 +42,31 @@ impl PrivacyRules {
         self.current.read().0.clone()
     }
 
-    /// When the rules in force were loaded.
-    pub fn loaded_ns(&self) -> i64 {
-        self.current.read().1
+    /// The rules in force and when they were loaded.
+    pub fn loaded(&self) -> (Arc<Rules>, i64) {
+        self.current.read().clone()
     }
 
     /// Reads and compiles the configuration again; on success the new rules apply to every
     /// write from now on.
-    pub fn reload(&self) -> Result<Arc<Rules>, String> {
+    pub fn reload(&self) -> Result<(Arc<Rules>, i64), String> {
         let Some(source) = &self.source else {
             return Err("the server was started without a configuration file to read again".into());
         };
-        let rules = Arc::new(Rules::new(&source()?).map_err(|e| e.to_string())?);
-        *self.current.write() = (rules.clone(), trawl_model::now_ns());
-        Ok(rules)
+        let loaded = (Arc::new(Rules::new(&source()?).map_err(|e| e.to_string())?), trawl_model::now_ns());
+        *self.current.write() = loaded.clone();
+        Ok(loaded)
     }
+}
+
+/// What the privacy endpoints say of the rules in force.
+fn rules_json(rules: &Rules, loaded_ns: i64) -> serde_json::Value {
+    serde_json::json!({
+        "enabled": rules.enabled(),
+        "detectors": rules.detector_names(),
+        "overrides": rules.override_count(),
+        "loaded_at": trawl_model::format_rfc3339(loaded_ns),
+    })
 }
 
 /// Masks every record and span of `batch` in place, before it is written, by the rules of its
@@ -122,16 +132,11 @@ pub async fn test(State(state): State<AppState>, body: Result<Json<TestBody>, ax
 /// refused with the reason and the rules in force stay.
 pub async fn reload(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
     let privacy = state.privacy.clone();
-    let rules = tokio::task::spawn_blocking(move || privacy.reload())
+    let (rules, loaded_ns) = tokio::task::spawn_blocking(move || privacy.reload())
         .await
         .map_err(|e| ApiError::Internal(format!("reload task failed: {e}")))?
         .map_err(|e| ApiError::bad_request("invalid_privacy_config", e))?;
-    Ok(Json(serde_json::json!({
-        "enabled": rules.enabled(),
-        "detectors": rules.detector_names(),
-        "overrides": rules.override_count(),
-        "loaded_at": trawl_model::format_rfc3339(state.privacy.loaded_ns()),
-    })))
+    Ok(Json(rules_json(&rules, loaded_ns)))
 }
 
 #[derive(Debug, Deserialize)]
@@ -178,15 +183,11 @@ pub async fn report(
         .into_iter()
         .map(|((service, detector), (findings, records))| serde_json::json!({"service": service, "detector": detector, "findings": findings, "records": records}))
         .collect();
-    let rules = state.privacy.current();
-    Ok(Json(serde_json::json!({
-        "start": trawl_model::format_rfc3339(start),
-        "end": trawl_model::format_rfc3339(end),
-        "enabled": rules.enabled(),
-        "detectors": rules.detector_names(),
-        "overrides": rules.override_count(),
-        "loaded_at": trawl_model::format_rfc3339(state.privacy.loaded_ns()),
-        "rows": rows,
-        "took_ms": started.elapsed().as_secs_f64() * 1e3,
-    })))
+    let (rules, loaded_ns) = state.privacy.loaded();
+    let mut answer = rules_json(&rules, loaded_ns);
+    answer["start"] = trawl_model::format_rfc3339(start).into();
+    answer["end"] = trawl_model::format_rfc3339(end).into();
+    answer["rows"] = rows.into();
+    answer["took_ms"] = (started.elapsed().as_secs_f64() * 1e3).into();
+    Ok(Json(answer))
 }

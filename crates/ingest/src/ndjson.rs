@@ -66,7 +66,7 @@ fn decode_line(line: &[u8], now_ns: i64) -> Result<Record, String> {
         return Err(too_many_fields());
     }
     drop(value);
-    let mut resource = otel_shaped(&mut fields);
+    let resource = otel_shaped(&mut fields);
 
     let mut record = Record::new(now_ns);
     if let Some(t) = take(&mut fields, TIME_KEYS) {
@@ -116,7 +116,7 @@ fn decode_line(line: &[u8], now_ns: i64) -> Result<Record, String> {
         return Err(too_many_fields());
     }
     record.attributes = fields;
-    record.resource = std::mem::take(&mut resource);
+    record.resource = resource;
     finish_record(&mut record, now_ns)?;
     Ok(record)
 }
@@ -140,10 +140,10 @@ fn otel_shaped(fields: &mut Attributes) -> Attributes {
             plain.push((key, value));
         }
     }
+    let top_level: std::collections::HashSet<String> = plain.iter().map(|(k, _)| k.clone()).collect();
     for (key, value) in nested {
-        let name = &key["attributes.".len()..];
-        let taken = plain.iter().any(|(k, _)| k == name);
-        plain.push((if taken { key.clone() } else { name.to_string() }, value));
+        let name = key["attributes.".len()..].to_string();
+        plain.push((if top_level.contains(&name) { key } else { name }, value));
     }
     *fields = plain;
     resource

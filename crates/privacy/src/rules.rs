@@ -18,6 +18,12 @@ pub struct Rules {
     names: Vec<String>,
 }
 
+impl std::fmt::Debug for Rules {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Rules").field("enabled", &self.enabled()).field("detectors", &self.names).field("overrides", &self.overrides.len()).finish()
+    }
+}
+
 impl Rules {
     /// Compiles the server-wide rules and every override; a problem in any is an error naming
     /// the override.

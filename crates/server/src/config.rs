@@ -151,7 +151,8 @@ pub struct ServerConfig {
     pub alerting: trawl_alert::AlertConfig,
     /// The process's memory cap, bytes.
     pub max_memory: usize,
-    pub privacy: trawl_privacy::PrivacyConfig,
+    /// The `[privacy]` rules, compiled (a bad one stops the start with its reason).
+    pub privacy: trawl_privacy::Rules,
     /// The file these settings came from, read again for a reload of the privacy rules.
     pub file: Option<PathBuf>,
 }
@@ -298,13 +299,12 @@ impl ServerConfig {
             limits.max_queued_queries = 16 * n.max(1);
         }
         let alerting = alert_config(args.rules_dir, args.public_url, file.alerting)?;
-        // The rules are compiled once here so a bad one stops the start with its reason.
-        trawl_privacy::Rules::new(&file.privacy)?;
+        let privacy = trawl_privacy::Rules::new(&file.privacy)?;
         Ok(ServerConfig {
             file: config_file(args.config.as_deref()),
             alerting,
             max_memory,
-            privacy: file.privacy,
+            privacy,
             listen,
             otlp_http_listen: address(&otlp_http, "otlp-http-listen")?,
             otlp_grpc_listen: address(&otlp_grpc, "otlp-grpc-listen")?,

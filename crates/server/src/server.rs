@@ -51,7 +51,7 @@ pub async fn serve(config: ServerConfig, ready: Option<std::sync::mpsc::Sender<S
         let source: Option<trawl_api::PrivacySource> = config.file.clone().map(|file| {
             Arc::new(move || crate::config::privacy_config(Some(&file)).map_err(|e| format!("{e:#}"))) as trawl_api::PrivacySource
         });
-        trawl_api::PrivacyRules::new(trawl_privacy::Rules::new(&config.privacy)?, source)
+        trawl_api::PrivacyRules::new(config.privacy, source)
     };
     let state = AppState::new(store.clone(), config.limits.clone())
         .with_compat(config.compat.clone())
@@ -128,7 +128,7 @@ pub async fn serve(config: ServerConfig, ready: Option<std::sync::mpsc::Sender<S
                     if config_file_known {
                         let p = privacy.clone();
                         match tokio::task::spawn_blocking(move || p.reload()).await {
-                            Ok(Ok(rules)) => tracing::info!(enabled = rules.enabled(), overrides = rules.override_count(), "privacy rules reloaded"),
+                            Ok(Ok((rules, _))) => tracing::info!(enabled = rules.enabled(), overrides = rules.override_count(), "privacy rules reloaded"),
                             Ok(Err(e)) => tracing::error!(error = %e, "privacy rules refused; the previous rules stay"),
                             Err(e) => tracing::error!(error = %e, "reload task failed"),
                         }
